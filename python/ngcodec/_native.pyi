@@ -1,0 +1,19 @@
+"""The Rust codecs behind ngcodec.chunk_encoding. Arrays are (C, Z, Y, X); sizes are (X, Y, Z)."""
+
+import numpy as np
+from numpy.typing import NDArray
+
+def raw_encode(chunk: NDArray[np.unsignedinteger], byteswapped: bool) -> bytes: ...
+def raw_decode(buf: NDArray[np.uint8], out: NDArray[np.unsignedinteger]) -> None: ...
+def compressed_segmentation_encode(
+    chunk: NDArray[np.uint32] | NDArray[np.uint64],
+    block_size: tuple[int, int, int],
+    byteswapped: bool,
+) -> bytearray: ...
+def compressed_segmentation_decode(
+    buf: NDArray[np.uint8],
+    chunk_size: tuple[int, int, int],
+    num_channels: int,
+    block_size: tuple[int, int, int],
+    data_type: str,
+) -> NDArray[np.uint32] | NDArray[np.uint64]: ...

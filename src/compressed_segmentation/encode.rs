@@ -1,0 +1,342 @@
+//! The canonical compressed_segmentation encoder.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::Hasher;
+
+use ndarray::{s, ArrayView3, ArrayView4, Axis};
+
+use super::{bits_for, packed_words, BlockGrid, Label, Shape3, MAX_CHANNEL_WORDS};
+use crate::error::{invalid_argument, Result};
+
+/// Blocks with at most this many distinct values are indexed by a linear search in insertion
+/// order; larger ones are sorted.
+const SMALL_TABLE: usize = 16;
+
+/// Encodes `chunk` (C, Z, Y, X), in any memory layout, with blocks of `block` (x, y, z) voxels.
+///
+/// `byteswapped` says the labels in memory have the byte order opposite to the host's. The bytes
+/// are those of Neuroglancer's own encoder: per block, the packed indices and then the sorted
+/// lookup table, unless the same table was already written in this channel.
+pub fn encode<T: Label>(
+    chunk: ArrayView4<'_, T>,
+    block: Shape3,
+    byteswapped: bool,
+) -> Result<Vec<u8>> {
+    let (num_channels, z, y, x) = chunk.dim();
+    let grid = BlockGrid::new([x, y, z], block)?;
+    let mut out = vec![0u8; num_channels * 4];
+    let mut encoder = ChannelEncoder::new(grid, byteswapped);
+    for (channel_index, channel) in chunk.outer_iter().enumerate() {
+        let Ok(channel_start) = u32::try_from(out.len() / 4) else {
+            return invalid_argument!(
+                "the chunk encodes to more than 2^32 words; encode it in smaller chunks"
+            );
+        };
+        write_word(&mut out, channel_index, channel_start);
+        encoder.encode_channel(channel, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn write_word(out: &mut [u8], index: usize, word: u32) {
+    out[4 * index..4 * index + 4].copy_from_slice(&word.to_le_bytes());
+}
+
+/// Encodes the channels of one chunk, reusing its scratch buffers from block to block.
+struct ChannelEncoder<T> {
+    grid: BlockGrid,
+    byteswapped: bool,
+    /// The block's labels, x fastest, without padding.
+    values: Vec<T>,
+    /// Each label's position in `table`.
+    indices: Vec<u32>,
+    /// The block's distinct labels, ascending.
+    table: Vec<T>,
+    /// The table as written to the file.
+    table_bytes: Vec<u8>,
+    /// (label, voxel) pairs, sorted to index blocks with many distinct labels.
+    sorted_pairs: Vec<(T, u32)>,
+    packed: Vec<u32>,
+    written_tables: WrittenTables,
+}
+
+impl<T: Label> ChannelEncoder<T> {
+    fn new(grid: BlockGrid, byteswapped: bool) -> Self {
+        Self {
+            grid,
+            byteswapped,
+            values: Vec::new(),
+            indices: Vec::new(),
+            table: Vec::new(),
+            table_bytes: Vec::new(),
+            sorted_pairs: Vec::new(),
+            packed: Vec::new(),
+            written_tables: WrittenTables::default(),
+        }
+    }
+
+    fn encode_channel(&mut self, channel: ArrayView3<'_, T>, out: &mut Vec<u8>) -> Result<()> {
+        let channel_start = out.len();
+        let header_words = self
+            .grid
+            .header_words()
+            .filter(|&words| words <= MAX_CHANNEL_WORDS);
+        let Some(header_words) = header_words else {
+            return too_large();
+        };
+        out.resize(channel_start + 4 * header_words, 0);
+        self.written_tables.clear();
+        let grid = self.grid;
+        for (block_index, (origin, extent)) in grid.blocks().enumerate() {
+            self.gather(channel, origin, extent);
+            self.build_lookup_table();
+            let bits = bits_for(self.table.len());
+            self.pack(bits, extent);
+
+            let values_offset = (out.len() - channel_start) / 4;
+            out.extend_from_slice(bytemuck_words(&self.packed, &mut self.table_bytes));
+            self.table_bytes.clear();
+            self.table_bytes.resize(self.table.len() * T::SIZE, 0);
+            for (&label, bytes) in self
+                .table
+                .iter()
+                .zip(self.table_bytes.chunks_exact_mut(T::SIZE))
+            {
+                label.write_le(bytes);
+            }
+            let table_offset = match self.written_tables.find(&self.table_bytes, out) {
+                Some(offset) => offset,
+                None => {
+                    let offset = (out.len() - channel_start) / 4;
+                    self.written_tables
+                        .insert(&self.table_bytes, offset, out.len());
+                    out.extend_from_slice(&self.table_bytes);
+                    offset
+                }
+            };
+            if out.len() - channel_start > 4 * MAX_CHANNEL_WORDS {
+                return too_large();
+            }
+            let header = channel_start / 4 + 2 * block_index;
+            write_word(out, header, table_offset as u32 | bits << 24);
+            write_word(out, header + 1, values_offset as u32);
+        }
+        Ok(())
+    }
+
+    /// Copies the block at `origin` of size `extent` into `values`, x fastest, in host order.
+    fn gather(&mut self, channel: ArrayView3<'_, T>, origin: Shape3, extent: Shape3) {
+        let block = channel.slice(s![
+            origin[2]..origin[2] + extent[2],
+            origin[1]..origin[1] + extent[1],
+            origin[0]..origin[0] + extent[0]
+        ]);
+        self.values.clear();
+        for row in block.lanes(Axis(2)) {
+            match row.as_slice() {
+                Some(labels) => self.values.extend_from_slice(labels),
+                None => self.values.extend(row.iter().copied()),
+            }
+        }
+        if self.byteswapped {
+            self.values
+                .iter_mut()
+                .for_each(|label| *label = label.swap_bytes());
+        }
+    }
+
+    /// Fills `table` with the distinct labels of `values`, ascending, and `indices` with the
+    /// position of each label in it (left empty when the block holds a single label).
+    fn build_lookup_table(&mut self) {
+        self.table.clear();
+        self.indices.clear();
+        let Some(&first) = self.values.first() else {
+            return;
+        };
+        if self.values.iter().all(|&label| label == first) {
+            self.table.push(first);
+            return;
+        }
+        if !self.index_small_table() {
+            self.index_by_sorting();
+        }
+    }
+
+    /// Indexes a block with few distinct labels by linear search, then sorts the small table.
+    /// Returns false, having done nothing useful, when the block has too many labels.
+    fn index_small_table(&mut self) -> bool {
+        let mut previous = self.values[0];
+        let mut previous_index = 0u32;
+        self.table.push(previous);
+        for &label in &self.values {
+            if label != previous {
+                previous = label;
+                previous_index = match self.table.iter().position(|&seen| seen == label) {
+                    Some(index) => index as u32,
+                    None if self.table.len() == SMALL_TABLE => {
+                        self.table.clear();
+                        self.indices.clear();
+                        return false;
+                    }
+                    None => {
+                        self.table.push(label);
+                        self.table.len() as u32 - 1
+                    }
+                };
+            }
+            self.indices.push(previous_index);
+        }
+        let mut by_label = [(T::default(), 0u32); SMALL_TABLE];
+        let by_label = &mut by_label[..self.table.len()];
+        for (index, (pair, &label)) in by_label.iter_mut().zip(&self.table).enumerate() {
+            *pair = (label, index as u32);
+        }
+        by_label.sort_unstable();
+        let mut rank = [0u32; SMALL_TABLE];
+        for (position, &(label, index)) in by_label.iter().enumerate() {
+            rank[index as usize] = position as u32;
+            self.table[position] = label;
+        }
+        self.indices
+            .iter_mut()
+            .for_each(|index| *index = rank[*index as usize]);
+        true
+    }
+
+    /// Indexes a block with many distinct labels by sorting (label, voxel) pairs.
+    fn index_by_sorting(&mut self) {
+        self.sorted_pairs.clear();
+        self.sorted_pairs.extend(
+            self.values
+                .iter()
+                .enumerate()
+                .map(|(voxel, &l)| (l, voxel as u32)),
+        );
+        self.sorted_pairs.sort_unstable();
+        self.indices.resize(self.values.len(), 0);
+        for &(label, voxel) in &self.sorted_pairs {
+            if self.table.last() != Some(&label) {
+                self.table.push(label);
+            }
+            self.indices[voxel as usize] = self.table.len() as u32 - 1;
+        }
+    }
+
+    /// Packs `indices` into `packed` at `bits` bits each, laid out over the full block; padding
+    /// voxels of a partial block get index 0.
+    fn pack(&mut self, bits: u32, extent: Shape3) {
+        self.packed.clear();
+        let words = packed_words(bits, self.grid.block_volume()).unwrap_or(0);
+        self.packed.resize(words, 0);
+        let (indices, packed, block) = (&self.indices, &mut self.packed[..], self.grid.block);
+        match bits {
+            0 => {}
+            1 => pack_indices::<1>(indices, extent, block, packed),
+            2 => pack_indices::<2>(indices, extent, block, packed),
+            4 => pack_indices::<4>(indices, extent, block, packed),
+            8 => pack_indices::<8>(indices, extent, block, packed),
+            16 => pack_indices::<16>(indices, extent, block, packed),
+            _ => pack_indices::<32>(indices, extent, block, packed),
+        }
+    }
+}
+
+/// Packs indices LSB first: voxel `p = x + bx*(y + by*z)` of the block at bit `p*BITS`.
+fn pack_indices<const BITS: usize>(
+    indices: &[u32],
+    extent: Shape3,
+    block: Shape3,
+    packed: &mut [u32],
+) {
+    let per_word = 32 / BITS;
+    if extent == block {
+        for (word, group) in packed.iter_mut().zip(indices.chunks(per_word)) {
+            *word = group
+                .iter()
+                .enumerate()
+                .fold(0, |w, (k, &index)| w | index << (k * BITS));
+        }
+        return;
+    }
+    let mut rows = indices.chunks_exact(extent[0].max(1));
+    for z in 0..extent[2] {
+        for y in 0..extent[1] {
+            let row_start = block[0] * (y + block[1] * z);
+            for (x, &index) in rows.next().unwrap_or(&[]).iter().enumerate() {
+                let bit = (row_start + x) * BITS;
+                packed[bit / 32] |= index << (bit % 32);
+            }
+        }
+    }
+}
+
+/// The little-endian bytes of `words`, converted in `scratch` on big-endian hosts.
+fn bytemuck_words<'a>(words: &'a [u32], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    if cfg!(target_endian = "little") {
+        bytemuck::cast_slice(words)
+    } else {
+        scratch.clear();
+        scratch.extend(words.iter().flat_map(|word| word.to_le_bytes()));
+        scratch
+    }
+}
+
+fn too_large<T>() -> Result<T> {
+    invalid_argument!(
+        "the chunk is too large for compressed_segmentation: a channel would need 2^24 words or \
+         more, beyond the 24-bit offsets readers use; encode it in smaller chunks"
+    )
+}
+
+/// The lookup tables already written in the current channel, found by content.
+#[derive(Default)]
+struct WrittenTables {
+    /// Hash of a table's bytes to the most recent entry with that hash.
+    latest: HashMap<u64, usize>,
+    entries: Vec<WrittenTable>,
+}
+
+struct WrittenTable {
+    /// Offset in words from the channel start, as the headers store it.
+    offset: usize,
+    /// Where the table's bytes start in the output.
+    position: usize,
+    /// The previous entry with the same hash.
+    previous: Option<usize>,
+}
+
+impl WrittenTables {
+    fn clear(&mut self) {
+        self.latest.clear();
+        self.entries.clear();
+    }
+
+    fn find(&self, table: &[u8], out: &[u8]) -> Option<usize> {
+        let mut entry = self.latest.get(&hash(table)).copied();
+        while let Some(index) = entry {
+            let written = &self.entries[index];
+            if out.get(written.position..written.position + table.len()) == Some(table) {
+                return Some(written.offset);
+            }
+            entry = written.previous;
+        }
+        None
+    }
+
+    fn insert(&mut self, table: &[u8], offset: usize, position: usize) {
+        let index = self.entries.len();
+        let previous = self.latest.insert(hash(table), index);
+        self.entries.push(WrittenTable {
+            offset,
+            position,
+            previous,
+        });
+    }
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
+}

@@ -1,0 +1,13 @@
+//! Codecs for Neuroglancer "precomputed" volume chunks.
+//!
+//! The codec modules are plain Rust over slices and `ndarray` views; `python` is the only module
+//! that knows about Python, and builds the `ngcodec._native` extension.
+
+pub mod compressed_segmentation;
+pub mod element;
+pub mod error;
+pub mod raw;
+
+mod python;
+
+pub use error::{Error, Result};

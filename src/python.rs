@@ -1,0 +1,164 @@
+//! The `ngcodec._native` extension: borrows NumPy buffers, releases the GIL around codec work and
+//! turns codec errors into Python exceptions. No codec logic lives here.
+
+use ndarray::ArrayView4;
+use numpy::{PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray4, PyReadwriteArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes};
+
+use crate::compressed_segmentation::{self, Label, Shape3};
+use crate::element::Element;
+use crate::error::Error;
+use crate::raw;
+
+pyo3::import_exception!(ngcodec.chunk_encoding, InvalidFormatError);
+
+fn to_py_err(error: Error) -> PyErr {
+    match error {
+        Error::InvalidFormat(message) => InvalidFormatError::new_err(message),
+        Error::InvalidArgument(message) => PyValueError::new_err(message),
+    }
+}
+
+/// A (C, Z, Y, X) chunk of unsigned values, in any layout; signed and float data arrive viewed as
+/// the unsigned type of the same size.
+#[derive(FromPyObject)]
+enum RawChunk<'py> {
+    U8(PyReadonlyArray4<'py, u8>),
+    U16(PyReadonlyArray4<'py, u16>),
+    U32(PyReadonlyArray4<'py, u32>),
+    U64(PyReadonlyArray4<'py, u64>),
+}
+
+/// A flat, writable output array of unsigned values.
+#[derive(FromPyObject)]
+enum RawOutput<'py> {
+    U8(PyReadwriteArray1<'py, u8>),
+    U16(PyReadwriteArray1<'py, u16>),
+    U32(PyReadwriteArray1<'py, u32>),
+    U64(PyReadwriteArray1<'py, u64>),
+}
+
+#[derive(FromPyObject)]
+enum LabelChunk<'py> {
+    U32(PyReadonlyArray4<'py, u32>),
+    U64(PyReadonlyArray4<'py, u64>),
+}
+
+/// Encodes a chunk to raw bytes (little-endian, x fastest).
+#[pyfunction]
+fn raw_encode<'py>(
+    py: Python<'py>,
+    chunk: RawChunk<'py>,
+    byteswapped: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    match &chunk {
+        RawChunk::U8(array) => raw_encode_view(py, array.as_array(), byteswapped),
+        RawChunk::U16(array) => raw_encode_view(py, array.as_array(), byteswapped),
+        RawChunk::U32(array) => raw_encode_view(py, array.as_array(), byteswapped),
+        RawChunk::U64(array) => raw_encode_view(py, array.as_array(), byteswapped),
+    }
+}
+
+fn raw_encode_view<'py, T: Element>(
+    py: Python<'py>,
+    chunk: ArrayView4<'_, T>,
+    byteswapped: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let len = raw::encoded_len::<T>(chunk.len())
+        .ok_or_else(|| PyValueError::new_err("chunk is too large"))?;
+    PyBytes::new_with(py, len, |out| {
+        py.detach(|| raw::encode_into(chunk, byteswapped, out))
+            .map_err(to_py_err)
+    })
+}
+
+/// Decodes raw bytes into `out`, a flat C-contiguous array whose length sets what is expected.
+#[pyfunction]
+fn raw_decode(py: Python<'_>, buf: PyReadonlyArray1<'_, u8>, out: RawOutput<'_>) -> PyResult<()> {
+    let buf = buf.as_slice()?;
+    match out {
+        RawOutput::U8(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
+        RawOutput::U16(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
+        RawOutput::U32(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
+        RawOutput::U64(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
+    }
+}
+
+fn raw_decode_slice<T: Element>(py: Python<'_>, buf: &[u8], out: &mut [T]) -> PyResult<()> {
+    py.detach(|| raw::decode_into(buf, out)).map_err(to_py_err)
+}
+
+/// Encodes a (C, Z, Y, X) uint32 or uint64 chunk to compressed_segmentation.
+#[pyfunction]
+fn compressed_segmentation_encode<'py>(
+    py: Python<'py>,
+    chunk: LabelChunk<'py>,
+    block_size: Shape3,
+    byteswapped: bool,
+) -> PyResult<Bound<'py, PyByteArray>> {
+    let encoded = match &chunk {
+        LabelChunk::U32(array) => {
+            let view = array.as_array();
+            py.detach(|| compressed_segmentation::encode(view, block_size, byteswapped))
+        }
+        LabelChunk::U64(array) => {
+            let view = array.as_array();
+            py.detach(|| compressed_segmentation::encode(view, block_size, byteswapped))
+        }
+    };
+    Ok(PyByteArray::new(py, &encoded.map_err(to_py_err)?))
+}
+
+/// Decodes compressed_segmentation into a new (C, Z, Y, X) array of `data_type`.
+#[pyfunction]
+fn compressed_segmentation_decode<'py>(
+    py: Python<'py>,
+    buf: PyReadonlyArray1<'py, u8>,
+    chunk_size: Shape3,
+    num_channels: usize,
+    block_size: Shape3,
+    data_type: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let buf = buf.as_slice()?;
+    match data_type {
+        "uint32" => decode_labels::<u32>(py, buf, chunk_size, num_channels, block_size),
+        "uint64" => decode_labels::<u64>(py, buf, chunk_size, num_channels, block_size),
+        other => Err(PyValueError::new_err(format!(
+            "data_type must be 'uint32' or 'uint64' for compressed_segmentation, got {other:?}"
+        ))),
+    }
+}
+
+fn decode_labels<'py, T: Label + numpy::Element>(
+    py: Python<'py>,
+    buf: &[u8],
+    chunk_size: Shape3,
+    num_channels: usize,
+    block_size: Shape3,
+) -> PyResult<Bound<'py, PyAny>> {
+    // Validate the header before allocating, so a tiny buffer cannot claim a huge chunk.
+    compressed_segmentation::check_header(buf, chunk_size, block_size, num_channels)
+        .map_err(to_py_err)?;
+    let [x, y, z] = chunk_size;
+    let array = PyArray4::<T>::zeros(py, [num_channels, z, y, x], false);
+    {
+        let mut writable = array.try_readwrite()?;
+        let out = writable.as_slice_mut()?;
+        py.detach(|| {
+            compressed_segmentation::decode_into(buf, chunk_size, block_size, num_channels, out)
+        })
+        .map_err(to_py_err)?;
+    }
+    Ok(array.into_any())
+}
+
+/// Fast codecs for Neuroglancer precomputed chunks.
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::{
+        compressed_segmentation_decode, compressed_segmentation_encode, raw_decode, raw_encode,
+    };
+}
