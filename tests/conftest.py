@@ -1,0 +1,46 @@
+"""Shared fixtures: the real data and golden encodings of ../shared/testdata."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTDATA = Path(
+    os.environ.get("NGCODEC_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata")
+)
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The shared test data folder; tests that need it skip when it is absent."""
+    if not TESTDATA.is_dir():
+        pytest.skip(f"shared test data not found at {TESTDATA}")
+    return TESTDATA
+
+
+def read_xyz(path: Path, dtype: str, shape_xyz: tuple[int, int, int]) -> np.ndarray:
+    """A raw little-endian [x, y, z] Fortran-order volume, as a (Z, Y, X) C-order view."""
+    return np.fromfile(path, dtype=dtype).reshape(shape_xyz, order="F").T
+
+
+@pytest.fixture(scope="session")
+def fib25(testdata: Path) -> np.ndarray:
+    """The FIB-25 64³ uint64 cube, (Z, Y, X)."""
+    return read_xyz(testdata / "ng_fib25_64x64x64_uint64_F.dat", "<u8", (64, 64, 64))
+
+
+@pytest.fixture(scope="session")
+def pinky40_64(testdata: Path) -> np.ndarray:
+    """The pinky40 64³ uint32 crop, (Z, Y, X)."""
+    return read_xyz(testdata / "pinky40_crop192_64cube_uint32_F.dat", "<u4", (64, 64, 64))
+
+
+@pytest.fixture(scope="session")
+def pinky40_512(testdata: Path) -> np.ndarray:
+    """The whole 512³ uint32 pinky40 volume, (Z, Y, X); needs crackle-codec."""
+    crackle = pytest.importorskip("crackle")
+    import gzip
+
+    volume = crackle.decompress(gzip.decompress((testdata / "cc3d_connectomics_512cube.npy.ckl.gz").read_bytes()))
+    return np.asarray(volume).T
