@@ -69,6 +69,13 @@ impl<'a> FileLayout<'a> {
         if num_channels == 0 {
             return invalid_argument!("num_channels must be at least 1");
         }
+        if buf.len() % 4 != 0 {
+            return invalid_format!(
+                "compressed_segmentation file length {} is not a whole number of 32-bit words \
+                 (truncated file?)",
+                buf.len()
+            );
+        }
         if buf.len() / 4 < num_channels {
             return invalid_format!(
                 "compressed_segmentation file too short: {} bytes cannot hold the offsets of {} \
@@ -206,6 +213,19 @@ impl ChannelDecoder<'_> {
                     .chunks_exact(4)
                     .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])),
             );
+            // Padding voxels may hold any index the table can resolve; a table cut short by the
+            // channel end is the only case where some index cannot be resolved.
+            if table_entries < 1usize << bits {
+                if let Some(index) =
+                    first_index_at_least(bits, &scratch.packed, block_volume, table_entries)
+                {
+                    return invalid_format!(
+                        "{}: lookup table index {index} is out of range (the table has at most \
+                         {table_entries} entries before the channel ends)",
+                        at()
+                    );
+                }
+            }
             let unpacked = if bits <= 8 {
                 scratch.table.clear();
                 scratch
@@ -300,4 +320,21 @@ fn unpack_bits<const BITS: usize, T: Label>(
         }
         Ok(())
     })
+}
+
+/// The first of a block's `block_volume` packed indices that is at least `limit`, padding included.
+fn first_index_at_least(
+    bits: u32,
+    packed: &[u32],
+    block_volume: usize,
+    limit: usize,
+) -> Option<usize> {
+    let bits = bits as usize;
+    let mask = (u64::MAX >> (64 - bits)) as u32;
+    (0..block_volume)
+        .map(|voxel| {
+            let bit = voxel * bits;
+            (packed.get(bit / 32).copied().unwrap_or(0) >> (bit % 32) & mask) as usize
+        })
+        .find(|&index| index >= limit)
 }
