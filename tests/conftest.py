@@ -42,5 +42,7 @@ def pinky40_512(testdata: Path) -> np.ndarray:
     crackle = pytest.importorskip("crackle")
     import gzip
 
-    volume = crackle.decompress(gzip.decompress((testdata / "cc3d_connectomics_512cube.npy.ckl.gz").read_bytes()))
+    volume = crackle.decompress(
+        gzip.decompress((testdata / "cc3d_connectomics_512cube.npy.ckl.gz").read_bytes())
+    )
     return np.asarray(volume).T

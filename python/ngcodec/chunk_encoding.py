@@ -41,7 +41,7 @@ NEUROGLANCER_DATA_TYPES = (
     "uint64",
     "float32",
 )
-"""The ``data_type`` values that :func:`get_encoder` accepts: those the Neuroglancer viewer reads."""
+"""The ``data_type`` values :func:`get_encoder` accepts: those the Neuroglancer viewer reads."""
 
 JPEG_PLANES = ("xy", "xz")
 MAX_JPEG_SIDE = 65500
@@ -246,7 +246,7 @@ class ChunkEncoder:
 
 
 def _unsigned_view(chunk: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The chunk viewed as native unsigned integers of the same size, and whether it is byteswapped."""
+    """The chunk viewed as native unsigned integers of its size, and whether it is byteswapped."""
     byteswapped = not chunk.dtype.isnative
     return chunk.view(np.dtype(f"u{chunk.dtype.itemsize}")), byteswapped
 
