@@ -190,7 +190,7 @@ class ChunkEncoder:
         self.dtype = dtype.newbyteorder("<")
         self.num_channels = num_channels
 
-    def encode(self, chunk: np.ndarray) -> bytes:
+    def encode(self, chunk: np.ndarray) -> bytes | bytearray:
         """Encode a chunk from a NumPy array into bytes.
 
         :param numpy.ndarray chunk: array with four dimensions (C, Z, Y, X)
@@ -251,15 +251,20 @@ def _unsigned_view(chunk: np.ndarray) -> tuple[np.ndarray, bool]:
     return chunk.view(np.dtype(f"u{chunk.dtype.itemsize}")), byteswapped
 
 
-def _byte_array(buf: Any) -> np.ndarray:
-    """A zero-copy uint8 view of any contiguous bytes-like object."""
+def _byte_view(buf: Any) -> memoryview:
+    """A flat byte view of any bytes-like object, copied only if it is not contiguous."""
     try:
         view = memoryview(buf)
     except TypeError:
         raise TypeError(f"buf must be a bytes-like object, not {type(buf).__name__}") from None
     if not view.c_contiguous:
         view = memoryview(view.tobytes())
-    return np.frombuffer(view.cast("B"), dtype=np.uint8)
+    return view.cast("B")
+
+
+def _byte_array(buf: Any) -> np.ndarray:
+    """A zero-copy uint8 array over any bytes-like object."""
+    return np.frombuffer(_byte_view(buf), dtype=np.uint8)
 
 
 class RawChunkEncoder(ChunkEncoder):
@@ -390,7 +395,7 @@ class JpegChunkEncoder(ChunkEncoder):
         channels, z, y, x = shape = self._output_shape(chunk_size)
         mode = "L" if channels == 1 else "RGB"
         try:
-            with PIL.Image.open(io.BytesIO(_byte_array(buf)), formats=("JPEG",)) as image:
+            with PIL.Image.open(io.BytesIO(_byte_view(buf)), formats=("JPEG",)) as image:
                 if image.mode != mode:
                     raise InvalidFormatError(
                         f"The JPEG chunk is encoded with mode={image.mode} instead of {mode}"
