@@ -338,3 +338,75 @@ fn first_index_at_least(
         })
         .find(|&index| index >= limit)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    /// One channel of 2x2x1 voxels in one 2x2x1 block: 2 bits over the table [3, 4, 5].
+    fn sample_words() -> Vec<u32> {
+        vec![1, 0x0200_0003, 2, 0b0110_0001, 3, 4, 5]
+    }
+
+    fn decode(words: &[u32], chunk: Shape3, channels: usize) -> Result<Vec<u32>> {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut out = vec![0u32; chunk.iter().product::<usize>() * channels];
+        decode_into(&bytes, chunk, [2, 2, 1], channels, &mut out).map(|()| out)
+    }
+
+    fn format_error(result: Result<Vec<u32>>) -> String {
+        match result {
+            Err(Error::InvalidFormat(message)) => message,
+            other => panic!("expected an invalid format, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_a_valid_block() {
+        assert_eq!(decode(&sample_words(), [2, 2, 1], 1).unwrap(), [4, 3, 5, 4]);
+        // A partial chunk reads only its voxels.
+        assert_eq!(decode(&sample_words(), [1, 2, 1], 1).unwrap(), [4, 5]);
+    }
+
+    #[test]
+    fn rejects_each_structural_fault() {
+        let mut bad_bits = sample_words();
+        bad_bits[1] = 0x0300_0003;
+        assert!(format_error(decode(&bad_bits, [2, 2, 1], 1)).contains("encoding bits 3"));
+
+        let mut table_in_headers = sample_words();
+        table_in_headers[1] = 0x0200_0001;
+        assert!(
+            format_error(decode(&table_in_headers, [2, 2, 1], 1)).contains("lookup table offset")
+        );
+
+        let mut values_past_end = sample_words();
+        values_past_end[2] = 6;
+        assert!(format_error(decode(&values_past_end, [2, 2, 1], 1)).contains("encoded values"));
+
+        let short_table = &sample_words()[..6];
+        assert!(format_error(decode(short_table, [2, 2, 1], 1)).contains("index 2 is out of range"));
+
+        let mut channel_outside = sample_words();
+        channel_outside[0] = 9;
+        assert!(format_error(decode(&channel_outside, [2, 2, 1], 1)).contains("channel 0 starts"));
+
+        let two_channels = [3, 2, 0x0200_0003, 2, 0b0110_0001, 3, 4, 5];
+        assert!(format_error(decode(&two_channels, [2, 2, 1], 2)).contains("must increase"));
+
+        assert!(format_error(decode(&[], [2, 2, 1], 1)).contains("too short"));
+    }
+
+    #[test]
+    fn rejects_partial_words_and_checks_before_allocating() {
+        let bytes: Vec<u8> = sample_words()
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        assert!(check_header(&bytes, [2, 2, 1], [2, 2, 1], 1).is_ok());
+        assert!(check_header(&bytes[..bytes.len() - 1], [2, 2, 1], [2, 2, 1], 1).is_err());
+        let huge = [1 << 20; 3];
+        assert!(check_header(&bytes, huge, [8, 8, 8], 1).is_err());
+    }
+}

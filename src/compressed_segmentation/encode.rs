@@ -92,7 +92,7 @@ impl<T: Label> ChannelEncoder<T> {
             self.gather(channel, origin, extent);
             self.build_lookup_table();
             let bits = bits_for(self.table.len());
-            self.pack(bits, extent);
+            self.pack(bits, extent)?;
 
             let values_offset = (out.len() - channel_start) / 4;
             out.extend_from_slice(bytemuck_words(&self.packed, &mut self.table_bytes));
@@ -225,9 +225,13 @@ impl<T: Label> ChannelEncoder<T> {
 
     /// Packs `indices` into `packed` at `bits` bits each, laid out over the full block; padding
     /// voxels of a partial block get index 0.
-    fn pack(&mut self, bits: u32, extent: Shape3) {
+    fn pack(&mut self, bits: u32, extent: Shape3) -> Result<()> {
         self.packed.clear();
-        let words = packed_words(bits, self.grid.block_volume()).unwrap_or(0);
+        let words = packed_words(bits, self.grid.block_volume());
+        // A huge block size could otherwise ask for more memory than the file may hold.
+        let Some(words) = words.filter(|&words| words <= MAX_CHANNEL_WORDS) else {
+            return too_large();
+        };
         self.packed.resize(words, 0);
         let (indices, packed, block) = (&self.indices, &mut self.packed[..], self.grid.block);
         match bits {
@@ -239,6 +243,7 @@ impl<T: Label> ChannelEncoder<T> {
             16 => pack_indices::<16>(indices, extent, block, packed),
             _ => pack_indices::<32>(indices, extent, block, packed),
         }
+        Ok(())
     }
 }
 
@@ -339,4 +344,82 @@ fn hash(bytes: &[u8]) -> u64 {
     let mut hasher = DefaultHasher::new();
     hasher.write(bytes);
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compressed_segmentation::decode_into;
+    use ndarray::{Array4, ShapeBuilder};
+
+    fn words(bytes: &[u8]) -> Vec<u32> {
+        bytes
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect()
+    }
+
+    /// CompressChannelTest.Basic of Neuroglancer's C++ encoder, with the channel-offset word.
+    #[test]
+    fn matches_the_upstream_hand_computed_vector() {
+        let values_x_fastest = [4u64, 3, 5, 4, 1, 3, 3, 3];
+        let chunk = Array4::from_shape_vec((1, 2, 2, 2), values_x_fastest.to_vec()).unwrap();
+        let encoded = encode(chunk.view(), [2, 2, 1], false).unwrap();
+        let expected = [
+            1,
+            0x0200_0005,
+            4,
+            0x0100_000C,
+            11,
+            0b0110_0001,
+            3,
+            0,
+            4,
+            0,
+            5,
+            0,
+            0b1110,
+            1,
+            0,
+            3,
+            0,
+        ];
+        assert_eq!(words(&encoded), expected);
+    }
+
+    #[test]
+    fn partial_blocks_pad_with_index_zero_and_round_trip() {
+        let chunk = Array4::from_shape_fn((2, 3, 5, 7), |(c, z, y, x)| {
+            ((x * y + z + c) % 5) as u32 + 10
+        });
+        let encoded = encode(chunk.view(), [4, 4, 2], false).unwrap();
+        let mut decoded = vec![0u32; chunk.len()];
+        decode_into(&encoded, [7, 5, 3], [4, 4, 2], 2, &mut decoded).unwrap();
+        assert_eq!(decoded, chunk.iter().copied().collect::<Vec<_>>());
+
+        let mut fortran = Array4::zeros(chunk.dim().f());
+        fortran.assign(&chunk);
+        assert_eq!(encode(fortran.view(), [4, 4, 2], false).unwrap(), encoded);
+        let swapped = chunk.mapv(u32::swap_bytes);
+        assert_eq!(encode(swapped.view(), [4, 4, 2], true).unwrap(), encoded);
+    }
+
+    #[test]
+    fn many_distinct_values_are_sorted_into_the_table() {
+        let chunk = Array4::from_shape_fn((1, 4, 4, 4), |(_, z, y, x)| {
+            (1000 - x - 4 * y - 16 * z) as u64
+        });
+        let encoded = words(&encode(chunk.view(), [4, 4, 4], false).unwrap());
+        assert_eq!(encoded[1] >> 24, 8);
+        let table_start = 1 + (encoded[1] & 0xFF_FFFF) as usize;
+        let table: Vec<u32> = encoded[table_start..].iter().step_by(2).copied().collect();
+        assert_eq!(table, (937..=1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn huge_blocks_and_channels_are_refused() {
+        let chunk = Array4::from_shape_fn((1, 2, 2, 2), |(_, z, _, x)| (x + z) as u32);
+        let error = encode(chunk.view(), [1 << 20, 1 << 20, 1 << 20], false).unwrap_err();
+        assert!(matches!(error, crate::Error::InvalidArgument(m) if m.contains("smaller chunks")));
+    }
 }
