@@ -12,23 +12,11 @@ import pytest
 import ngcodec
 import ngcodec.chunk_encoding as ce
 
-API_NAMES = [
-    "ChunkEncoder",
-    "CompressedSegmentationEncoder",
-    "IncompatibleEncoderError",
-    "InvalidFormatError",
-    "InvalidInfoError",
-    "JpegChunkEncoder",
-    "RawChunkEncoder",
-    "add_argparse_options",
-    "get_encoder",
-]
-
 
 def test_every_documented_name_is_exported():
-    assert sorted(ce.__all__) == API_NAMES
-    assert sorted(ngcodec.__all__) == API_NAMES
-    for name in API_NAMES:
+    assert set(reference.__all__) <= set(ce.__all__)
+    assert ngcodec.__all__ == ce.__all__
+    for name in ce.__all__:
         assert getattr(ngcodec, name) is getattr(ce, name)
 
 
