@@ -142,7 +142,7 @@ fn decode_labels<'py, T: Label + numpy::Element>(
     compressed_segmentation::check_header(buf, chunk_size, block_size, num_channels)
         .map_err(to_py_err)?;
     let [x, y, z] = chunk_size;
-    let array = PyArray4::<T>::zeros(py, [num_channels, z, y, x], false);
+    let array = empty::<T>(py, [num_channels, z, y, x])?;
     {
         let mut writable = array.try_readwrite()?;
         let out = writable.as_slice_mut()?;
@@ -152,6 +152,30 @@ fn decode_labels<'py, T: Label + numpy::Element>(
         .map_err(to_py_err)?;
     }
     Ok(array.into_any())
+}
+
+/// A new C-order array for the decoder to fill, or a Python exception if it cannot be had:
+/// `ValueError` when its size overflows, `MemoryError` from NumPy when it cannot be allocated
+/// (`PyArray4::zeros` would panic instead, for a header that passes its check but asks for a huge
+/// chunk). Not zeroed: the decoder writes every voxel, and the array is dropped if it fails.
+fn empty<'py, T: Element + numpy::Element>(
+    py: Python<'py>,
+    shape: [usize; 4],
+) -> PyResult<Bound<'py, PyArray4<T>>> {
+    let bytes = shape
+        .iter()
+        .try_fold(T::SIZE, |bytes, &axis| bytes.checked_mul(axis))
+        .filter(|&bytes| isize::try_from(bytes).is_ok());
+    if bytes.is_none() {
+        return Err(PyValueError::new_err(format!(
+            "a chunk of shape {shape:?} (C, Z, Y, X) is too large for any array"
+        )));
+    }
+    let numpy = py.import("numpy")?;
+    let array = numpy
+        .getattr("empty")?
+        .call1((shape, numpy::dtype::<T>(py)))?;
+    Ok(array.cast_into::<PyArray4<T>>()?)
 }
 
 /// Fast codecs for Neuroglancer precomputed chunks.

@@ -10,7 +10,9 @@ are (X, Y, Z).
 from __future__ import annotations
 
 import io
+import math
 import operator
+import sys
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -47,6 +49,8 @@ NEUROGLANCER_DATA_TYPES = (
     "float32",
 )
 """The ``data_type`` values :func:`get_encoder` accepts: those the Neuroglancer viewer reads."""
+
+_LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 
 JPEG_PLANES = ("xy", "xz")
 MAX_JPEG_SIDE = 65500
@@ -361,18 +365,24 @@ class RawChunkEncoder(ChunkEncoder):
 
     def encode(self, chunk: np.ndarray) -> bytes:
         values, byteswapped = _unsigned_view(self._checked_chunk(chunk))
+        if _LITTLE_ENDIAN_HOST and not byteswapped and values.flags.c_contiguous:
+            # Already the raw encoding in memory: one copy into a new bytes object, no zeroing.
+            return values.tobytes()
         return _native.raw_encode(values, byteswapped)
 
     def decode(self, buf: Any, chunk_size: Sequence[int]) -> np.ndarray:
         shape = self._output_shape(chunk_size)
         data = _byte_array(buf)
-        expected = int(np.prod(shape, dtype=object)) * self.dtype.itemsize
+        expected = math.prod(shape) * self.dtype.itemsize
         if data.size != expected:
             raise InvalidFormatError(
                 f"Cannot decode raw-encoded chunk: it has {data.size} bytes, expected {expected} "
                 f"for {self.num_channels} channel(s) of {self.dtype.name} and chunk_size "
                 f"{tuple(chunk_size)[:3]}"
             )
+        if _LITTLE_ENDIAN_HOST:
+            # The bytes are the chunk in native order: one copy, no zeroing.
+            return np.frombuffer(data, self.dtype).reshape(shape).copy()
         chunk = np.empty(shape, self.dtype.newbyteorder("="))
         _native.raw_decode(data, _unsigned_view(chunk.reshape(-1))[0])
         return chunk

@@ -133,13 +133,24 @@ fn word(bytes: &[u8], index: usize) -> u32 {
         .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
 }
 
+/// Entries in the lookup table of a block with at most 8-bit indices.
+const SMALL_TABLE: usize = 256;
+
 /// Buffers reused from block to block.
-#[derive(Default)]
 struct BlockScratch<T> {
-    /// The packed indices of the block, as words.
-    packed: Vec<u32>,
-    /// A small lookup table, decoded once per block.
-    table: Vec<T>,
+    /// The lookup-table index of each voxel of the block, padding included.
+    indices: Vec<u32>,
+    /// The lookup table of a block with at most 8-bit indices, decoded once per block.
+    table: [T; SMALL_TABLE],
+}
+
+impl<T: Label> Default for BlockScratch<T> {
+    fn default() -> Self {
+        Self {
+            indices: Vec::new(),
+            table: [T::default(); SMALL_TABLE],
+        }
+    }
 }
 
 struct ChannelDecoder<'a> {
@@ -153,6 +164,7 @@ impl ChannelDecoder<'_> {
     fn decode<T: Label>(&self, out: &mut [T], scratch: &mut BlockScratch<T>) -> Result<()> {
         let words = self.data.len() / 4;
         let block_volume = self.grid.block_volume();
+        let mut padding = PaddingCheck::default();
         for (block_index, (origin, extent)) in self.grid.blocks().enumerate() {
             let header = word(self.data, 2 * block_index);
             let values_offset = word(self.data, 2 * block_index + 1) as usize;
@@ -207,48 +219,48 @@ impl ChannelDecoder<'_> {
                     self.header_words
                 );
             }
-            scratch.packed.clear();
-            scratch.packed.extend(
-                self.data[4 * values_offset..4 * (values_offset + packed_len)]
-                    .chunks_exact(4)
-                    .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])),
-            );
+            let packed = &self.data[4 * values_offset..4 * (values_offset + packed_len)];
             // Padding voxels may hold any index the table can resolve; a table cut short by the
             // channel end is the only case where some index cannot be resolved.
             if table_entries < 1usize << bits {
-                if let Some(index) =
-                    first_index_at_least(bits, &scratch.packed, block_volume, table_entries)
-                {
+                // Blocks may share or overlap their values: scanning each would cost the block
+                // volume per block, far more than the chunk when blocks are larger than it.
+                let largest = padding.largest_index(self.data, values_offset, bits, block_volume);
+                if largest as usize >= table_entries {
+                    let index = first_index_at_least(bits, packed, block_volume, table_entries);
                     return invalid_format!(
-                        "{}: lookup table index {index} is out of range (the table has at most \
+                        "{}: lookup table index {} is out of range (the table has at most \
                          {table_entries} entries before the channel ends)",
-                        at()
+                        at(),
+                        index.unwrap_or(largest)
                     );
                 }
             }
-            let unpacked = if bits <= 8 {
-                scratch.table.clear();
-                scratch
-                    .table
-                    .extend(table.chunks_exact(T::SIZE).map(T::from_le_slice));
-                let small = &scratch.table;
-                unpack(bits, &scratch.packed, self.grid.block, rows, out, |i| {
-                    small.get(i).copied()
-                })
+            let block = self.grid.block;
+            // Only the voxels inside the chunk: a block may be far larger than the chunk.
+            let (indices, row_length) = if extent == block {
+                let all = unpack_indices(bits, packed, block_volume, &mut scratch.indices);
+                (all, [block[0], block[1]])
             } else {
-                let lookup = |i: usize| {
-                    table
-                        .get(i * T::SIZE..(i + 1) * T::SIZE)
-                        .map(T::from_le_slice)
-                };
-                unpack(bits, &scratch.packed, self.grid.block, rows, out, lookup)
+                let inside = indices_inside(bits, packed, block, extent, &mut scratch.indices);
+                (inside, [extent[0], extent[1]])
             };
-            if let Err(index) = unpacked {
-                return invalid_format!(
-                    "{}: lookup table index {index} is out of range (the table has at most \
-                     {table_entries} entries)",
-                    at()
-                );
+            if bits <= 8 {
+                // At most 256 entries: decode them once, into a table no u8 index can leave.
+                let entries = &mut scratch.table;
+                for (entry, bytes) in entries.iter_mut().zip(table.chunks_exact(T::SIZE)) {
+                    *entry = T::from_le_slice(bytes);
+                }
+                let entries = &*entries;
+                write_labels(indices, row_length, rows, out, |i| {
+                    entries[i as usize % SMALL_TABLE]
+                });
+            } else {
+                // Up to 2^32 entries: read the ones used in place.
+                write_labels(indices, row_length, rows, out, |i| {
+                    let i = i as usize;
+                    T::from_le_slice(&table[i * T::SIZE..(i + 1) * T::SIZE])
+                });
             }
         }
         Ok(())
@@ -283,60 +295,201 @@ impl OutputRows {
     }
 }
 
-/// Unpacks the indices of one block's voxels and writes their labels; returns the first index
-/// that `lookup` cannot resolve as the error.
-fn unpack<T: Label>(
+/// Unpacks the first `count` indices of `bits` bits from the little-endian words `packed`, into
+/// `indices`, which keeps its length from block to block so as not to be cleared each time.
+fn unpack_indices<'a>(
     bits: u32,
-    packed: &[u32],
-    block: Shape3,
-    rows: OutputRows,
-    out: &mut [T],
-    lookup: impl Fn(usize) -> Option<T>,
-) -> std::result::Result<(), usize> {
+    packed: &[u8],
+    count: usize,
+    indices: &'a mut Vec<u32>,
+) -> &'a [u32] {
     match bits {
-        1 => unpack_bits::<1, T>(packed, block, rows, out, lookup),
-        2 => unpack_bits::<2, T>(packed, block, rows, out, lookup),
-        4 => unpack_bits::<4, T>(packed, block, rows, out, lookup),
-        8 => unpack_bits::<8, T>(packed, block, rows, out, lookup),
-        16 => unpack_bits::<16, T>(packed, block, rows, out, lookup),
-        _ => unpack_bits::<32, T>(packed, block, rows, out, lookup),
+        1 => unpack_bits::<1>(packed, count, indices),
+        2 => unpack_bits::<2>(packed, count, indices),
+        4 => unpack_bits::<4>(packed, count, indices),
+        8 => unpack_bits::<8>(packed, count, indices),
+        16 => unpack_bits::<16>(packed, count, indices),
+        _ => unpack_bits::<32>(packed, count, indices),
     }
 }
 
-fn unpack_bits<const BITS: usize, T: Label>(
-    packed: &[u32],
-    block: Shape3,
-    rows: OutputRows,
-    out: &mut [T],
-    lookup: impl Fn(usize) -> Option<T>,
-) -> std::result::Result<(), usize> {
+fn unpack_bits<'a, const BITS: usize>(
+    packed: &[u8],
+    count: usize,
+    indices: &'a mut Vec<u32>,
+) -> &'a [u32] {
+    let per_word = 32 / BITS;
     let mask = (u64::MAX >> (64 - BITS)) as u32;
-    rows.for_each(out, |[y, z], row| {
-        let row_start = block[0] * (y + block[1] * z);
-        for (x, label) in row.iter_mut().enumerate() {
-            let bit = (row_start + x) * BITS;
-            let index = (packed.get(bit / 32).copied().unwrap_or(0) >> (bit % 32) & mask) as usize;
-            *label = lookup(index).ok_or(index)?;
+    let unpacked = packed.len() / 4 * per_word;
+    if indices.len() < unpacked {
+        indices.resize(unpacked, 0);
+    }
+    for (group, word) in indices
+        .chunks_exact_mut(per_word)
+        .zip(packed.chunks_exact(4))
+    {
+        let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        for (k, index) in group.iter_mut().enumerate() {
+            *index = word >> (k * BITS) & mask;
         }
-        Ok(())
-    })
+    }
+    &indices[..count]
+}
+
+/// The indices of the voxels of a partial block that lie inside the chunk, x fastest, into
+/// `indices`, read one by one from the little-endian words `packed`.
+fn indices_inside<'a>(
+    bits: u32,
+    packed: &[u8],
+    block: Shape3,
+    extent: Shape3,
+    indices: &'a mut Vec<u32>,
+) -> &'a [u32] {
+    indices.clear();
+    for z in 0..extent[2] {
+        for y in 0..extent[1] {
+            let row_start = block[0] * (y + block[1] * z);
+            indices
+                .extend((row_start..row_start + extent[0]).map(|v| packed_index(bits, packed, v)));
+        }
+    }
+    indices
+}
+
+/// The index of voxel `voxel` in the little-endian words `packed`, which the caller has checked
+/// hold the whole block.
+fn packed_index(bits: u32, packed: &[u8], voxel: usize) -> u32 {
+    let bits = bits as usize;
+    let bit = voxel * bits;
+    let word = packed
+        .get(bit / 32 * 4..bit / 32 * 4 + 4)
+        .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    word >> (bit % 32) & (u64::MAX >> (64 - bits)) as u32
 }
 
 /// The first of a block's `block_volume` packed indices that is at least `limit`, padding included.
 fn first_index_at_least(
     bits: u32,
-    packed: &[u32],
+    packed: &[u8],
     block_volume: usize,
     limit: usize,
-) -> Option<usize> {
-    let bits = bits as usize;
-    let mask = (u64::MAX >> (64 - bits)) as u32;
+) -> Option<u32> {
     (0..block_volume)
-        .map(|voxel| {
-            let bit = voxel * bits;
-            (packed.get(bit / 32).copied().unwrap_or(0) >> (bit % 32) & mask) as usize
-        })
-        .find(|&index| index >= limit)
+        .map(|voxel| packed_index(bits, packed, voxel))
+        .find(|&index| index as usize >= limit)
+}
+
+/// Writes the labels of one block's voxels, looked up from their `indices` (x fastest, in rows
+/// of `row_length` (x, y)), into the block's rows of the output.
+fn write_labels<T: Label>(
+    indices: &[u32],
+    row_length: [usize; 2],
+    rows: OutputRows,
+    out: &mut [T],
+    lookup: impl Fn(u32) -> T,
+) {
+    let written: std::result::Result<(), Infallible> = rows.for_each(out, |[y, z], row| {
+        let start = row_length[0] * (y + row_length[1] * z);
+        let row_indices = &indices[start..start + row.len()];
+        for (label, &index) in row.iter_mut().zip(row_indices) {
+            *label = lookup(index);
+        }
+        Ok(())
+    });
+    let Ok(()) = written;
+}
+
+/// The largest of the indices packed at `bits` bits each in one word.
+fn largest_in_word(packed_word: u32, bits: u32) -> u32 {
+    if bits == 32 {
+        return packed_word;
+    }
+    let mask = (1 << bits) - 1;
+    (0..32 / bits)
+        .map(|k| packed_word >> (k * bits) & mask)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Finds the largest index of a block, padding included, in time linear in the channel however
+/// many blocks share or overlap their encoded values: blocks are scanned one by one until that
+/// has cost as many words as the channel holds, then answered from sliding-window maxima over
+/// the channel's words, computed once per bit width.
+#[derive(Default)]
+struct PaddingCheck {
+    scanned_words: usize,
+    /// For a bit width, the largest index in each window of whole words a block's values fill.
+    window_maxima: Vec<(u32, Vec<u32>)>,
+}
+
+impl PaddingCheck {
+    /// The largest of the `block_volume` indices of `bits` bits packed from word `values_offset`
+    /// of `data`, which the caller has checked lie inside `data`.
+    fn largest_index(
+        &mut self,
+        data: &[u8],
+        values_offset: usize,
+        bits: u32,
+        block_volume: usize,
+    ) -> u32 {
+        let words = data.len() / 4;
+        let total_bits = block_volume * bits as usize;
+        let whole_words = total_bits / 32;
+        let last_bits = (total_bits % 32) as u32;
+        let last = match last_bits {
+            0 => 0,
+            _ => largest_in_word(
+                word(data, values_offset + whole_words) & ((1 << last_bits) - 1),
+                bits,
+            ),
+        };
+        if whole_words == 0 {
+            return last;
+        }
+        let whole = if self.scanned_words + whole_words <= words {
+            self.scanned_words += whole_words;
+            (values_offset..values_offset + whole_words)
+                .map(|w| largest_in_word(word(data, w), bits))
+                .max()
+                .unwrap_or(0)
+        } else {
+            let found = self.window_maxima.iter().position(|(b, _)| *b == bits);
+            let position = found.unwrap_or_else(|| {
+                let maxima = sliding_maxima(data, bits, whole_words);
+                self.window_maxima.push((bits, maxima));
+                self.window_maxima.len() - 1
+            });
+            self.window_maxima[position].1[values_offset]
+        };
+        whole.max(last)
+    }
+}
+
+/// For every start word `i` with `i + width <= words`, the largest index of `bits` bits packed in
+/// words `i..i + width` of `data` (van Herk / Gil-Werman: two passes over blocks of `width`).
+fn sliding_maxima(data: &[u8], bits: u32, width: usize) -> Vec<u32> {
+    let words = data.len() / 4;
+    if width == 0 || width > words {
+        return Vec::new();
+    }
+    let largest: Vec<u32> = (0..words)
+        .map(|w| largest_in_word(word(data, w), bits))
+        .collect();
+    let mut from_block_start = largest.clone();
+    let mut to_block_end = largest;
+    for i in 1..words {
+        if i % width != 0 {
+            from_block_start[i] = from_block_start[i].max(from_block_start[i - 1]);
+        }
+    }
+    for i in (0..words - 1).rev() {
+        if (i + 1) % width != 0 {
+            to_block_end[i] = to_block_end[i].max(to_block_end[i + 1]);
+        }
+    }
+    (0..=words - width)
+        .map(|i| to_block_end[i].max(from_block_start[i + width - 1]))
+        .collect()
 }
 
 #[cfg(test)]
@@ -408,5 +561,69 @@ mod tests {
         assert!(check_header(&bytes[..bytes.len() - 1], [2, 2, 1], [2, 2, 1], 1).is_err());
         let huge = [1 << 20; 3];
         assert!(check_header(&bytes, huge, [8, 8, 8], 1).is_err());
+    }
+
+    #[test]
+    fn sliding_maxima_match_a_plain_scan() {
+        let mut state = 12345u32;
+        let words: Vec<u32> = (0..61)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                state & [0x0101_0101, 0x1111_1111, 0xFFFF_FFFF][state as usize % 3]
+            })
+            .collect();
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        for bits in [1, 2, 4, 8, 16, 32] {
+            for width in 1..=words.len() {
+                let maxima = sliding_maxima(&bytes, bits, width);
+                assert_eq!(maxima.len(), words.len() - width + 1);
+                for (start, &largest) in maxima.iter().enumerate() {
+                    let plain = words[start..start + width]
+                        .iter()
+                        .map(|&w| largest_in_word(w, bits))
+                        .max();
+                    assert_eq!(Some(largest), plain, "bits {bits} width {width} at {start}");
+                }
+            }
+        }
+    }
+
+    /// `blocks` one-voxel-wide blocks of (block_x, 1, 1) voxels, 1-bit indices: block `b` reads
+    /// its values from word `b` of a run of zero words with `bad` set at word `bad_word`, and a
+    /// one-entry table [9] that the channel end cuts short.
+    fn overlapping_blocks(blocks: usize, block_x: usize, bad_word: Option<usize>) -> Vec<u8> {
+        let headers = 2 * blocks;
+        let values = block_x / 32 + blocks;
+        let mut words = vec![1u32];
+        for b in 0..blocks {
+            words.extend([(headers + values) as u32 | 1 << 24, (headers + b) as u32]);
+        }
+        let mut packed = vec![0u32; values];
+        if let Some(at) = bad_word {
+            packed[at] = 1 << 31;
+        }
+        words.extend(packed);
+        words.push(9);
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn padding_is_checked_in_linear_time_for_blocks_larger_than_the_chunk() {
+        // 3,000 partial blocks, each with 2^16 indices (2,048 words) of which one voxel is in
+        // the chunk: a scan of every block would read 6 million words.
+        let (blocks, block_x) = (3_000, 1 << 16);
+        let decode = |bytes: &[u8]| {
+            let mut out = vec![0u32; blocks];
+            decode_into(bytes, [1, 1, blocks], [block_x, 1, 1], 1, &mut out).map(|()| out)
+        };
+        assert_eq!(
+            decode(&overlapping_blocks(blocks, block_x, None)),
+            Ok(vec![9; blocks])
+        );
+        // An index of 1 in the padding of the blocks whose values cover word 2,500 only: the
+        // first block to reach it is block 2,500 - 2,047 = 453, found through the window maxima.
+        let error = decode(&overlapping_blocks(blocks, block_x, Some(2_500))).unwrap_err();
+        assert!(matches!(&error, Error::InvalidFormat(m)
+            if m.starts_with("block [0, 0, 453]") && m.contains("index 1 is out of range")));
     }
 }

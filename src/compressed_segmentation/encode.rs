@@ -1,17 +1,19 @@
 //! The canonical compressed_segmentation encoder.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::Hasher;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ndarray::{s, ArrayView3, ArrayView4, Axis};
 
 use super::{bits_for, packed_words, BlockGrid, Label, Shape3, MAX_CHANNEL_WORDS};
 use crate::error::{invalid_argument, Result};
 
-/// Blocks with at most this many distinct values are indexed by a linear search in insertion
-/// order; larger ones are sorted.
+/// Blocks with at most this many distinct values are indexed by a linear search in their sorted
+/// table; larger ones by sorting their voxels.
 const SMALL_TABLE: usize = 16;
+
+/// The index of a voxel whose label is not in the table yet.
+const UNSEEN: u32 = u32::MAX;
 
 /// Encodes `chunk` (C, Z, Y, X), in any memory layout, with blocks of `block` (x, y, z) voxels.
 ///
@@ -96,22 +98,13 @@ impl<T: Label> ChannelEncoder<T> {
 
             let values_offset = (out.len() - channel_start) / 4;
             out.extend_from_slice(bytemuck_words(&self.packed, &mut self.table_bytes));
-            self.table_bytes.clear();
-            self.table_bytes.resize(self.table.len() * T::SIZE, 0);
-            for (&label, bytes) in self
-                .table
-                .iter()
-                .zip(self.table_bytes.chunks_exact_mut(T::SIZE))
-            {
-                label.write_le(bytes);
-            }
-            let table_offset = match self.written_tables.find(&self.table_bytes, out) {
+            let table = little_endian_bytes(&self.table, &mut self.table_bytes);
+            let table_offset = match self.written_tables.find(table, out) {
                 Some(offset) => offset,
                 None => {
                     let offset = (out.len() - channel_start) / 4;
-                    self.written_tables
-                        .insert(&self.table_bytes, offset, out.len());
-                    out.extend_from_slice(&self.table_bytes);
+                    self.written_tables.insert(table, offset, out.len());
+                    out.extend_from_slice(table);
                     offset
                 }
             };
@@ -135,7 +128,7 @@ impl<T: Label> ChannelEncoder<T> {
         self.values.clear();
         for row in block.lanes(Axis(2)) {
             match row.as_slice() {
-                Some(labels) => self.values.extend_from_slice(labels),
+                Some(labels) => extend_row(&mut self.values, labels),
                 None => self.values.extend(row.iter().copied()),
             }
         }
@@ -154,39 +147,40 @@ impl<T: Label> ChannelEncoder<T> {
         let Some(&first) = self.values.first() else {
             return;
         };
-        if self.values.iter().all(|&label| label == first) {
+        if all_equal(&self.values, first) {
             self.table.push(first);
             return;
         }
-        if !self.index_small_table() {
+        if !self.index_few_labels() {
             self.index_by_sorting();
         }
     }
 
-    /// Indexes a block with few distinct labels by linear search, then sorts the small table.
-    /// Returns false, having done nothing useful, when the block has too many labels.
-    fn index_small_table(&mut self) -> bool {
-        let mut previous = self.values[0];
-        let mut previous_index = 0u32;
-        self.table.push(previous);
-        for &label in &self.values {
-            if label != previous {
-                previous = label;
-                previous_index = match self.table.iter().position(|&seen| seen == label) {
-                    Some(index) => index as u32,
-                    None if self.table.len() == SMALL_TABLE => {
-                        self.table.clear();
-                        self.indices.clear();
-                        return false;
-                    }
-                    None => {
-                        self.table.push(label);
-                        self.table.len() as u32 - 1
-                    }
-                };
+    /// Indexes a block with at most `SMALL_TABLE` distinct labels, one vectorised pass per
+    /// label, without a branch per voxel; returns false, having done nothing useful, when the
+    /// block has more labels.
+    fn index_few_labels(&mut self) -> bool {
+        let values = &self.values[..];
+        let indices = &mut self.indices;
+        indices.resize(values.len(), UNSEEN);
+        let mut next = 0;
+        while let Some(voxel) = first_unseen(indices, next) {
+            if self.table.len() == SMALL_TABLE {
+                self.table.clear();
+                indices.clear();
+                return false;
             }
-            self.indices.push(previous_index);
+            let (label, index) = (values[voxel], self.table.len() as u32);
+            self.table.push(label);
+            // Voxels before `voxel` are indexed already. A mask, not a branch, picks the index:
+            // the compiler turns u64 comparisons into unpredictable jumps otherwise.
+            for (slot, &value) in indices[voxel..].iter_mut().zip(&values[voxel..]) {
+                let mask = 0u32.wrapping_sub(u32::from(value == label));
+                *slot = *slot & !mask | index & mask;
+            }
+            next = voxel + 1;
         }
+        // The table is in order of first appearance: sort it and renumber the indices.
         let mut by_label = [(T::default(), 0u32); SMALL_TABLE];
         let by_label = &mut by_label[..self.table.len()];
         for (index, (pair, &label)) in by_label.iter_mut().zip(&self.table).enumerate() {
@@ -198,9 +192,16 @@ impl<T: Label> ChannelEncoder<T> {
             rank[index as usize] = position as u32;
             self.table[position] = label;
         }
-        self.indices
-            .iter_mut()
-            .for_each(|index| *index = rank[*index as usize]);
+        if by_label
+            .iter()
+            .enumerate()
+            .any(|(position, &(_, index))| position as u32 != index)
+        {
+            // `SMALL_TABLE` is a power of two, so the mask keeps the lookup in bounds.
+            indices
+                .iter_mut()
+                .for_each(|index| *index = rank[*index as usize % SMALL_TABLE]);
+        }
         true
     }
 
@@ -255,12 +256,22 @@ fn pack_indices<const BITS: usize>(
     packed: &mut [u32],
 ) {
     let per_word = 32 / BITS;
+    let pack_group = |group: &[u32]| {
+        group
+            .iter()
+            .enumerate()
+            .fold(0, |word, (k, &index)| word | index << (k * BITS))
+    };
     if extent == block {
-        for (word, group) in packed.iter_mut().zip(indices.chunks(per_word)) {
-            *word = group
-                .iter()
-                .enumerate()
-                .fold(0, |w, (k, &index)| w | index << (k * BITS));
+        let groups = indices.chunks_exact(per_word);
+        let last = groups.remainder();
+        let mut words = packed.iter_mut();
+        // Groups first: zip must not take a word when the groups have run out.
+        for (group, word) in groups.zip(words.by_ref()) {
+            *word = pack_group(group);
+        }
+        if let (Some(word), false) = (words.next(), last.is_empty()) {
+            *word = pack_group(last);
         }
         return;
     }
@@ -273,6 +284,53 @@ fn pack_indices<const BITS: usize>(
                 packed[bit / 32] |= index << (bit % 32);
             }
         }
+    }
+}
+
+/// Appends one row of a block; rows of 8 labels, the usual block width, are copied inline.
+fn extend_row<T: Label>(values: &mut Vec<T>, row: &[T]) {
+    match <&[T; 8]>::try_from(row) {
+        Ok(&row) => values.extend_from_slice(&row),
+        Err(_) => values.extend_from_slice(row),
+    }
+}
+
+/// The first voxel from `from` on whose index is `UNSEEN`, found group by group.
+fn first_unseen(indices: &[u32], from: usize) -> Option<usize> {
+    let rest = indices.get(from..)?;
+    let group = rest.chunks(16).position(|group| {
+        group
+            .iter()
+            .fold(false, |any, &index| any | (index == UNSEEN))
+    })?;
+    let voxel = rest[group * 16..]
+        .iter()
+        .position(|&index| index == UNSEEN)?;
+    Some(from + group * 16 + voxel)
+}
+
+/// Whether every label equals `first`, in fixed-size groups the compiler vectorises.
+fn all_equal<T: Label>(values: &[T], first: T) -> bool {
+    let groups = values.chunks_exact(16);
+    let last = groups.remainder();
+    groups.into_iter().all(|group| {
+        group
+            .iter()
+            .fold(true, |same, &label| same & (label == first))
+    }) && last.iter().all(|&label| label == first)
+}
+
+/// The little-endian bytes of `labels`, converted in `scratch` on big-endian hosts.
+fn little_endian_bytes<'a, T: Label>(labels: &'a [T], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    if cfg!(target_endian = "little") {
+        bytemuck::cast_slice(labels)
+    } else {
+        scratch.clear();
+        scratch.resize(labels.len() * T::SIZE, 0);
+        for (&label, bytes) in labels.iter().zip(scratch.chunks_exact_mut(T::SIZE)) {
+            label.write_le(bytes);
+        }
+        scratch
     }
 }
 
@@ -298,7 +356,7 @@ fn too_large<T>() -> Result<T> {
 #[derive(Default)]
 struct WrittenTables {
     /// Hash of a table's bytes to the most recent entry with that hash.
-    latest: HashMap<u64, usize>,
+    latest: HashMap<u64, usize, BuildHasherDefault<AlreadyHashed>>,
     entries: Vec<WrittenTable>,
 }
 
@@ -340,10 +398,34 @@ impl WrittenTables {
     }
 }
 
+/// A hash of a table's bytes. Tables are a few words long and every hit is confirmed by
+/// comparing bytes, so a multiply-rotate mix per word is enough, and much cheaper than SipHash.
 fn hash(bytes: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    hasher.write(bytes);
-    hasher.finish()
+    let mixed = bytes.chunks(8).fold(bytes.len() as u64, |hash, chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        (hash.rotate_left(26) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    });
+    // The map picks buckets by the low bits, which a multiplication mixes least.
+    mixed ^ mixed >> 32
+}
+
+/// The map key is already a hash: passes it through instead of hashing it again.
+#[derive(Default)]
+struct AlreadyHashed(u64);
+
+impl Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = hash(bytes);
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
 }
 
 #[cfg(test)]
