@@ -182,19 +182,13 @@ def test_jpeg_keeps_the_shape_from_any_layout(channels, shape, plane, quality, l
 @settings(max_examples=30, deadline=None)
 @given(channels=st.sampled_from([1, 3]), shape=empty_shapes)
 def test_jpeg_refuses_empty_chunks(channels, shape):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one voxel"):
         ce.JpegChunkEncoder("uint8", channels).encode(np.zeros((channels, *shape), np.uint8))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="Pillow's in-memory JPEG writer gives an optimized or progressive image a buffer of "
-    "max(64 KiB, 1 or 2 bytes a pixel); a noisier image raises 'broken data stream' (as in "
-    "neuroglancer-scripts)",
-)
 @pytest.mark.parametrize("quality", [75, 90, 95])
 def test_jpeg_encodes_noisy_rgb_chunks(quality):
+    # Too noisy for Pillow's buffer of an optimised progressive JPEG: encoded baseline instead.
     chunk = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 64), dtype=np.uint8)
     encoder = ce.JpegChunkEncoder("uint8", 3, jpeg_quality=quality)
     assert encoder.decode(encoder.encode(chunk), (64, 64, 64)).shape == chunk.shape

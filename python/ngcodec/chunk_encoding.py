@@ -310,6 +310,8 @@ def _image_from_chunk(chunk: np.ndarray, width: int, height: int) -> PIL.Image.I
 
     One channel gives a greyscale image; several are interleaved, one pixel holding every channel.
     """
+    if chunk.size == 0:
+        raise ValueError(f"an image chunk must hold at least one voxel, got shape {chunk.shape}")
     channels = chunk.shape[0]
     pixels = chunk.reshape(channels, height, width)
     pixels = pixels[0] if channels == 1 else np.moveaxis(pixels, 0, -1)
@@ -479,15 +481,16 @@ class JpegChunkEncoder(ChunkEncoder):
                 f"a {x}x{y}x{z} chunk makes a {width}x{height} image in the {self.jpeg_plane} "
                 f"plane; JPEG images are limited to {MAX_JPEG_SIDE} pixels a side"
             )
+        image = _image_from_chunk(chunk, width, height)
+        settings = {"format": "jpeg", "quality": self.jpeg_quality, "subsampling": 0}
         out = io.BytesIO()
-        _image_from_chunk(chunk, width, height).save(
-            out,
-            format="jpeg",
-            quality=self.jpeg_quality,
-            optimize=True,
-            progressive=True,
-            subsampling=0,
-        )
+        try:
+            image.save(out, optimize=True, progressive=True, **settings)
+        except OSError:
+            # Pillow holds an optimised progressive JPEG in a buffer of 1 or 2 bytes a pixel, too
+            # small for noisy images ("broken data stream"); a baseline JPEG streams and fits.
+            out = io.BytesIO()
+            image.save(out, **settings)
         return out.getvalue()
 
     def decode(self, buf: Any, chunk_size: Sequence[int]) -> np.ndarray:
