@@ -363,26 +363,21 @@ def image_like(shape: Sequence[int], seed: int) -> np.ndarray:
     return np.clip(smooth + rng.normal(0, 8, size=shape), 0, 255).astype(np.uint8)
 
 
-def bench_jpeg(config: Config) -> tuple[list[Row], list[Row]]:
+def bench_images(
+    config: Config, image_format: str, cases: list[tuple[ngcodec.ChunkEncoder, np.ndarray, dict]]
+) -> tuple[list[Row], list[Row]]:
+    """ngcodec's image encoders against a bare Pillow save and open of the same image, settings."""
     encode_rows, decode_rows = [], []
-    for channels in (1, 3):
-        chunk = image_like((channels, 64, 64, 64), seed=5 + channels)
-        encoder = ngcodec.JpegChunkEncoder("uint8", channels)
-        size = (64, 64, 64)
+    for encoder, chunk, settings in cases:
+        channels, z, y, x = chunk.shape
+        size = (x, y, z)
         # Pillow alone, given the image already laid out as it wants it.
-        pixels = chunk.reshape(channels, 64 * 64, 64)
+        pixels = chunk.reshape(channels, z * y, x)
         pixels = pixels[0] if channels == 1 else np.ascontiguousarray(np.moveaxis(pixels, 0, -1))
 
-        def pillow_encode(pixels: np.ndarray = pixels) -> bytes:
+        def pillow_encode(pixels: np.ndarray = pixels, settings: dict = settings) -> bytes:
             out = io.BytesIO()
-            PIL.Image.fromarray(pixels).save(
-                out,
-                format="jpeg",
-                quality=95,
-                optimize=True,
-                progressive=True,
-                subsampling=0,
-            )
+            PIL.Image.fromarray(pixels).save(out, format=image_format, **settings)
             return out.getvalue()
 
         def pillow_decode(buf: bytes) -> np.ndarray:
@@ -392,17 +387,19 @@ def bench_jpeg(config: Config) -> tuple[list[Row], list[Row]]:
         ours = encoder.encode(chunk)
         theirs = pillow_encode()
         decoded = encoder.decode(ours, size)
+        label = f"{chunk.dtype.name} {channels}x{x}³"
         if ours != theirs or decoded.shape != chunk.shape:
-            raise SystemExit(f"ngcodec jpeg differs from Pillow with {channels} channel(s)")
+            raise SystemExit(f"ngcodec {image_format} differs from Pillow for {label}")
         error = np.abs(decoded.astype(int) - chunk).mean()
-        if error > 4:
-            raise SystemExit(f"jpeg round trip is too lossy ({error:.1f} grey levels on average)")
+        if error > (4 if encoder.lossy else 0):
+            raise SystemExit(
+                f"{image_format} round trip of {label} is off by {error:.1f} on average"
+            )
         pillow_decoded = pillow_decode(theirs)
-        if channels == 3:
+        if channels > 1:
             pillow_decoded = np.moveaxis(pillow_decoded, -1, 0)
         if not np.array_equal(pillow_decoded.reshape(chunk.shape), decoded):
-            raise SystemExit("ngcodec and Pillow decode jpeg differently")
-        label = f"u8 {channels}x64³"
+            raise SystemExit(f"ngcodec and Pillow decode {image_format} {label} differently")
         encode_rows.append(
             Row(
                 label,
@@ -429,6 +426,25 @@ def bench_jpeg(config: Config) -> tuple[list[Row], list[Row]]:
             )
         )
     return encode_rows, decode_rows
+
+
+def bench_jpeg(config: Config) -> tuple[list[Row], list[Row]]:
+    settings = {"quality": 95, "optimize": True, "progressive": True, "subsampling": 0}
+    cases = [
+        (ngcodec.JpegChunkEncoder("uint8", c), image_like((c, 64, 64, 64), seed=5 + c), settings)
+        for c in (1, 3)
+    ]
+    return bench_images(config, "jpeg", cases)
+
+
+def bench_png(config: Config) -> tuple[list[Row], list[Row]]:
+    grey, rgb = (image_like((c, 64, 64, 64), seed=11 + c) for c in (1, 3))
+    cases = [
+        (ngcodec.PngChunkEncoder("uint8", 1), grey, {"compress_level": 6}),
+        (ngcodec.PngChunkEncoder("uint8", 3), rgb, {"compress_level": 6}),
+        (ngcodec.PngChunkEncoder("uint16", 1), grey.astype(np.uint16) * 257, {"compress_level": 6}),
+    ]
+    return bench_images(config, "png", cases)
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,6 +650,10 @@ def main() -> None:
     print(table("jpeg encode", jpeg_encode), "\n", flush=True)
     print(table("jpeg decode", jpeg_decode), "\n", flush=True)
 
+    png_encode, png_decode = bench_png(config)
+    print(table("png encode", png_encode), "\n", flush=True)
+    print(table("png decode", png_decode), "\n", flush=True)
+
     threads = bench_threads(segmentations[0], codecs, config)
     print(table(f"threads, {segmentations[0].name}", threads, reference="2 threads"), "\n")
 
@@ -700,6 +720,13 @@ def main() -> None:
         (
             "jpeg within 5% of Pillow (ngcodec/Pillow >= 0.95)",
             min(ratio(r, "ngcodec", "Pillow") for r in jpeg_encode + jpeg_decode),
+            0.95,
+        )
+    )
+    targets.append(
+        (
+            "png encode within 5% of Pillow (ngcodec/Pillow >= 0.95)",
+            min(ratio(r, "ngcodec", "Pillow") for r in png_encode),
             0.95,
         )
     )
