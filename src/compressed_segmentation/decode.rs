@@ -285,10 +285,17 @@ impl OutputRows {
     ) -> std::result::Result<(), E> {
         let [x0, y0, z0] = self.origin;
         let [cx, cy, _] = self.chunk;
+        let width = self.extent[0];
         for z in 0..self.extent[2] {
             for y in 0..self.extent[1] {
                 let start = ((z0 + z) * cy + y0 + y) * cx + x0;
-                fill([y, z], &mut out[start..start + self.extent[0]])?;
+                let row = &mut out[start..start + width];
+                // Rows of the usual 8-voxel blocks get a length the compiler knows, so that
+                // `fill` is unrolled for them.
+                match <&mut [T; 8]>::try_from(&mut *row) {
+                    Ok(row) => fill([y, z], row)?,
+                    Err(_) => fill([y, z], row)?,
+                }
             }
         }
         Ok(())
