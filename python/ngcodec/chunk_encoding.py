@@ -482,15 +482,15 @@ class JpegChunkEncoder(ChunkEncoder):
                 f"plane; JPEG images are limited to {MAX_JPEG_SIDE} pixels a side"
             )
         image = _image_from_chunk(chunk, width, height)
-        settings = {"format": "jpeg", "quality": self.jpeg_quality, "subsampling": 0}
+        settings: dict[str, Any] = {"quality": self.jpeg_quality, "subsampling": 0}
         out = io.BytesIO()
         try:
-            image.save(out, optimize=True, progressive=True, **settings)
+            image.save(out, "jpeg", optimize=True, progressive=True, **settings)
         except OSError:
             # Pillow holds an optimised progressive JPEG in a buffer of 1 or 2 bytes a pixel, too
             # small for noisy images ("broken data stream"); a baseline JPEG streams and fits.
             out = io.BytesIO()
-            image.save(out, **settings)
+            image.save(out, "jpeg", **settings)
         return out.getvalue()
 
     def decode(self, buf: Any, chunk_size: Sequence[int]) -> np.ndarray:

@@ -30,9 +30,7 @@ from ngcodec.volume import (
     PrecomputedVolume,
     ProgressCallback,
     WriteStats,
-    check_castable,
-    default_data_type,
-    make_info,
+    create_dataset_for,
     write_block,
 )
 
@@ -120,25 +118,21 @@ def to_precomputed(
 
     started = time.perf_counter()
     darr = _czyx(da.asarray(array), axes)
-    if data_type is None:
-        data_type = default_data_type(darr.dtype)
-    info = make_info(
-        data_type=data_type,
-        num_channels=darr.shape[0],
-        size=darr.shape[:0:-1],
+    volume = create_dataset_for(
+        darr.dtype,
+        darr.shape,
+        path,
         encoding=encoding,
         chunk_size=chunk_size,
+        block_size=block_size,
         resolution=resolution,
         voxel_offset=voxel_offset,
-        block_size=block_size,
         layer_type=layer_type,
         key=key,
-    )
-    check_castable(darr.dtype, info["data_type"])
-    if not 1 <= gzip_level <= 9:
-        raise ValueError(f"gzip_level must be between 1 and 9, got {gzip_level}")
-    volume = PrecomputedVolume.create(
-        path, info, overwrite=overwrite, encoder_options=encoder_options
+        data_type=data_type,
+        gzip_level=gzip_level,
+        encoder_options=encoder_options,
+        overwrite=overwrite,
     )
     cx, cy, cz = volume.chunk_size
     steps = (volume.num_channels, cz, cy, cx)

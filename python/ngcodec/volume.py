@@ -891,6 +891,47 @@ def write_block(
     return stats
 
 
+def create_dataset_for(
+    dtype: np.dtype,
+    shape: Sequence[int],
+    path: str | os.PathLike[str],
+    *,
+    encoding: str,
+    chunk_size: Sequence[int] | int,
+    block_size: Sequence[int] | int,
+    resolution: Sequence[float] | float,
+    voxel_offset: Sequence[int] | int,
+    layer_type: str | None,
+    key: str | None,
+    data_type: Any,
+    gzip_level: int,
+    encoder_options: Mapping[str, Any] | None,
+    overwrite: bool,
+) -> PrecomputedVolume:
+    """The dataset that an array of this dtype and (C, Z, Y, X) shape is written to, created with
+    every option checked; the options are those of :func:`write_volume`."""
+    if data_type is None:
+        data_type = default_data_type(dtype)
+    info = make_info(
+        data_type=data_type,
+        num_channels=shape[0],
+        size=shape[:0:-1],
+        encoding=encoding,
+        chunk_size=chunk_size,
+        resolution=resolution,
+        voxel_offset=voxel_offset,
+        block_size=block_size,
+        layer_type=layer_type,
+        key=key,
+    )
+    check_castable(dtype, info["data_type"])
+    if not 1 <= gzip_level <= 9:
+        raise ValueError(f"gzip_level must be between 1 and 9, got {gzip_level}")
+    return PrecomputedVolume.create(
+        path, info, overwrite=overwrite, encoder_options=encoder_options
+    )
+
+
 def write_volume(
     array: Any,
     path: str | os.PathLike[str],
@@ -947,27 +988,23 @@ def write_volume(
     """
     started = time.perf_counter()
     source = AxisOrderView(array, axes)
-    if data_type is None:
-        data_type = default_data_type(source.dtype)
-    info = make_info(
-        data_type=data_type,
-        num_channels=source.shape[0],
-        size=source.shape[:0:-1],
+    volume = create_dataset_for(
+        source.dtype,
+        source.shape,
+        path,
         encoding=encoding,
         chunk_size=chunk_size,
+        block_size=block_size,
         resolution=resolution,
         voxel_offset=voxel_offset,
-        block_size=block_size,
         layer_type=layer_type,
         key=key,
+        data_type=data_type,
+        gzip_level=gzip_level,
+        encoder_options=encoder_options,
+        overwrite=overwrite,
     )
-    check_castable(source.dtype, info["data_type"])
-    if not 1 <= gzip_level <= 9:
-        raise ValueError(f"gzip_level must be between 1 and 9, got {gzip_level}")
     jobs = _job_count(jobs)
-    volume = PrecomputedVolume.create(
-        path, info, overwrite=overwrite, encoder_options=encoder_options
-    )
     level = gzip_level if gzip else None
     existing = set() if overwrite else volume.existing_chunk_names()
     stats = WriteStats()
