@@ -1,30 +1,10 @@
 """ngcodec: fast, safe codecs for Neuroglancer precomputed chunks.
 
-The API is that of :mod:`neuroglancer_scripts.chunk_encoding`; see :mod:`ngcodec.chunk_encoding`.
+The API is that of :mod:`neuroglancer_scripts.chunk_encoding`, in :mod:`ngcodec.chunk_encoding`
+and here; :mod:`ngcodec.volume` and :mod:`ngcodec.distributed` convert whole volumes.
 """
 
-from ngcodec.chunk_encoding import (
-    ChunkEncoder,
-    CompressedSegmentationEncoder,
-    IncompatibleEncoderError,
-    InvalidFormatError,
-    InvalidInfoError,
-    JpegChunkEncoder,
-    PngChunkEncoder,
-    RawChunkEncoder,
-    add_argparse_options,
-    get_encoder,
-)
+from ngcodec import chunk_encoding
+from ngcodec.chunk_encoding import *  # noqa: F403 (the documented API, listed in its __all__)
 
-__all__ = [
-    "ChunkEncoder",
-    "CompressedSegmentationEncoder",
-    "IncompatibleEncoderError",
-    "InvalidFormatError",
-    "InvalidInfoError",
-    "JpegChunkEncoder",
-    "PngChunkEncoder",
-    "RawChunkEncoder",
-    "add_argparse_options",
-    "get_encoder",
-]
+__all__ = chunk_encoding.__all__
