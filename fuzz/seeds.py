@@ -1,0 +1,152 @@
+"""Writes the committed seed corpus of the fuzz targets into fuzz/corpus/<target>/.
+
+The seeds are the real files of ../shared/testdata (the golden .cseg chunks, the tensorstore
+edge chunks, the hand-computed vectors), a few crafted files that each break one structural rule,
+and small raw and round-trip inputs. Each compressed_segmentation seed starts with the 8-byte
+request header that fuzz_targets/common.rs reads (mode 0, x, y, z, block - 1, channels - 1).
+
+    python fuzz/seeds.py            # NGCODEC_TESTDATA overrides the testdata folder
+"""
+
+import hashlib
+import json
+import os
+import struct
+from pathlib import Path
+
+FUZZ = Path(__file__).resolve().parent
+TESTDATA = Path(os.environ.get("NGCODEC_TESTDATA", FUZZ.parents[1] / "shared" / "testdata"))
+
+
+def request(chunk, block, channels, body: bytes) -> bytes:
+    """A compressed_segmentation seed: the small-mode request header, then the file."""
+    assert all(0 <= n <= 64 for n in chunk) and all(1 <= b <= 16 for b in block)
+    return bytes([0, *chunk, *(b - 1 for b in block), channels - 1]) + body
+
+
+def words(*values: int) -> bytes:
+    return struct.pack(f"<{len(values)}I", *values)
+
+
+def write(target: str, seed: bytes, name: str = "") -> None:
+    folder = FUZZ / "corpus" / target
+    folder.mkdir(parents=True, exist_ok=True)
+    name = name or hashlib.sha1(seed).hexdigest()
+    (folder / name).write_bytes(seed)
+
+
+def testdata_seeds() -> None:
+    golden = [
+        ("cseg_decode_u32", "pinky40_crop192_64cube_uint32_b888.cseg", (64, 64, 64), 1),
+        ("cseg_decode_u32", "partial_10x20x30_uint32_b888.cseg", (10, 20, 30), 1),
+        ("cseg_decode_u32", "multichannel_16cube_2ch_uint32_b888_tensorstore.cseg", (16,) * 3, 2),
+        ("cseg_decode_u64", "fib25_64cube_uint64_b888.cseg", (64, 64, 64), 1),
+    ]
+    for target, name, chunk, channels in golden:
+        body = (TESTDATA / name).read_bytes()
+        write(target, request(chunk, (8, 8, 8), channels, body), name)
+    # tensorstore's chunks of a 100³ volume in 64³ chunks: full, and clipped to 36 voxels.
+    for path in sorted(
+        (TESTDATA / "precomputed_pinky40_100cube_uint32_cseg" / "32_32_40").iterdir()
+    ):
+        chunk = tuple(
+            int(end) - int(start)
+            for start, end in (axis.split("-") for axis in path.name.split("_"))
+        )
+        write(
+            "cseg_decode_u32",
+            request(chunk, (8, 8, 8), 1, path.read_bytes()),
+            f"precomputed_{path.name}",
+        )
+    vectors = json.loads((TESTDATA / "handmade_vectors.json").read_text())["vectors"]
+    for vector in vectors:
+        target = "cseg_decode_u64" if vector["dtype"] == "uint64" else "cseg_decode_u32"
+        body = words(*vector["encoded_uint32le_words"])
+        write(target, request(vector["shape_xyz"], vector["block_xyz"], 1, body), vector["name"])
+
+
+# One 2x2x1 block, 2 bits over the table [3, 4, 5] (the unit tests' sample), and variants that
+# each break one rule of the format.
+SAMPLE = [1, 0x0200_0003, 2, 0b0110_0001, 3, 4, 5]
+
+
+def crafted_seeds() -> None:
+    def variant(name, changes=None, cut=None, chunk=(2, 2, 1), channels=1, file=None):
+        file = list(file or SAMPLE)
+        for index, value in (changes or {}).items():
+            file[index] = value
+        body = words(*file[:cut])
+        for target in ("cseg_decode_u32", "cseg_decode_u64"):
+            write(target, request(chunk, (2, 2, 1), channels, body), f"crafted_{name}")
+
+    variant("valid")
+    variant("partial_chunk", chunk=(1, 2, 1))
+    variant("bits_3", {1: 0x0300_0003})
+    variant("bits_32", {1: 0x2000_0003, 2: 2}, file=[*SAMPLE[:3], 0, 1, 2, 3, 4, 5, 6])
+    variant("table_in_headers", {1: 0x0200_0001})
+    variant("table_past_end", {1: 0x0200_0009})
+    variant("values_past_end", {2: 6})
+    variant("values_in_headers", {2: 0})
+    variant("short_table", cut=6)
+    variant("channel_outside", {0: 9})
+    variant("channel_in_table", {0: 0})
+    variant("zero_bits_empty_table", {1: 0x0000_0007})
+    variant(
+        "two_channels_decreasing", file=[3, 2, 0x0200_0003, 2, 0b0110_0001, 3, 4, 5], channels=2
+    )
+    variant("two_channels", file=[2, 5, 0x0000_0002, 0, 9, 0x0000_0002, 0, 7], channels=2)
+    write(
+        "cseg_decode_u32",
+        request((2, 2, 1), (2, 2, 1), 1, words(*SAMPLE)[:-1]),
+        "crafted_partial_word",
+    )
+    write("cseg_decode_u32", request((0, 4, 4), (2, 2, 1), 1, words(1)), "crafted_empty_chunk")
+    # 64 blocks of 4x4x4 voxels sharing one run of 2-bit values and one table that the channel
+    # end cuts to 3 entries: checking every block's indices one by one would read the values 64
+    # times, so the decoder's sliding-window maxima answer. Valid, then with an index 3.
+    for name, last_word in (
+        ("shared_values_short_table", 0x9999_9999),
+        ("shared_values_index_3", 3),
+    ):
+        headers = [132 | 2 << 24, 128] * 64
+        body = words(1, *headers, 0x1111_1111, 0x2222_2222, 0, last_word, 7, 8, 9)
+        write("cseg_decode_u32", request((16, 16, 16), (4, 4, 4), 1, body), f"crafted_{name}")
+    # The huge mode: any chunk and block size as u64, here a 2^20-cube chunk over a 12-byte file.
+    huge = struct.pack("<6Q", 1 << 20, 1 << 20, 1 << 20, 8, 8, 8) + bytes([1])
+    for target in ("cseg_decode_u32", "cseg_decode_u64"):
+        write(target, b"\x01" + huge + words(1, 2, 0), "crafted_huge_chunk")
+        # A 3-voxel chunk in one 2^16-voxel block: 1-bit indices, padding included, then a
+        # table cut to one entry by the channel end.
+        big_block = struct.pack("<6Q", 3, 1, 1, 1 << 16, 1, 1) + bytes([1])
+        table = [9] if target.endswith("u32") else [9, 0]
+        body = words(1, 0x0100_0000 | 2050, 2, *[0] * 2048, *table)
+        write(target, b"\x01" + big_block + body, "crafted_big_block_short_table")
+
+
+def raw_seeds() -> None:
+    for size_bits in range(4):
+        write("raw_decode", bytes([size_bits]) + bytes(range(16)), f"exact_{8 << size_bits}bit")
+        write(
+            "raw_decode", bytes([4 | size_bits, 3]) + bytes(range(13)), f"wrong_{8 << size_bits}bit"
+        )
+
+
+def round_trip_seeds() -> None:
+    configs = {
+        "cube_few_labels": (bytes([8, 8, 8, 3, 3, 3, 0, 4 * 3]), bytes(range(7)) * 8),
+        "partial_blocks": (bytes([10, 7, 5, 7, 7, 7, 1, 1]), bytes(range(0, 256, 3))),
+        "non_cubic_blocks": (bytes([9, 6, 4, 7, 3, 1, 2, 2]), bytes(range(256)) * 2),
+        "empty_axis": (bytes([0, 4, 4, 7, 7, 7, 0, 0]), b""),
+        "one_label": (bytes([16, 16, 2, 7, 7, 7, 0, 0]), b"\x05"),
+    }
+    for name, (config, values) in configs.items():
+        write("round_trip", config + values, name)
+
+
+if __name__ == "__main__":
+    testdata_seeds()
+    crafted_seeds()
+    raw_seeds()
+    round_trip_seeds()
+    total = sum(p.stat().st_size for p in (FUZZ / "corpus").rglob("*") if p.is_file())
+    print(f"seed corpus: {total} bytes")
