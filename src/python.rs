@@ -5,6 +5,7 @@ use ndarray::ArrayView4;
 use numpy::{PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray4, PyReadwriteArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes};
 
 use crate::compressed_segmentation::{self, Label, Shape3};
@@ -171,10 +172,10 @@ fn empty<'py, T: Element + numpy::Element>(
             "a chunk of shape {shape:?} (C, Z, Y, X) is too large for any array"
         )));
     }
-    let numpy = py.import("numpy")?;
-    let array = numpy
-        .getattr("empty")?
-        .call1((shape, numpy::dtype::<T>(py)))?;
+    // Looked up once: an import per call would hold the GIL long enough to slow threads.
+    static NUMPY_EMPTY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let numpy_empty = NUMPY_EMPTY.import(py, "numpy", "empty")?;
+    let array = numpy_empty.call1((shape, numpy::dtype::<T>(py)))?;
     Ok(array.cast_into::<PyArray4<T>>()?)
 }
 
