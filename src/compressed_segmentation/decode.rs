@@ -237,6 +237,17 @@ impl ChannelDecoder<'_> {
                 }
             }
             let block = self.grid.block;
+            if bits <= 8 {
+                // At most 256 entries: decode them once, into a table no u8 index can leave.
+                let entries = &mut scratch.table;
+                for (entry, bytes) in entries.iter_mut().zip(table.chunks_exact(T::SIZE)) {
+                    *entry = T::from_le_slice(bytes);
+                }
+                if block[0] == 8 {
+                    decode_rows_of_8(bits, packed, entries, block, rows, out);
+                    continue;
+                }
+            }
             // Only the voxels inside the chunk: a block may be far larger than the chunk.
             let (indices, row_length) = if extent == block {
                 let all = unpack_indices(bits, packed, block_volume, &mut scratch.indices);
@@ -246,12 +257,7 @@ impl ChannelDecoder<'_> {
                 (inside, [extent[0], extent[1]])
             };
             if bits <= 8 {
-                // At most 256 entries: decode them once, into a table no u8 index can leave.
-                let entries = &mut scratch.table;
-                for (entry, bytes) in entries.iter_mut().zip(table.chunks_exact(T::SIZE)) {
-                    *entry = T::from_le_slice(bytes);
-                }
-                let entries = &*entries;
+                let entries = &scratch.table;
                 write_labels(indices, row_length, rows, out, |i| {
                     entries[i as usize % SMALL_TABLE]
                 });
@@ -265,6 +271,47 @@ impl ChannelDecoder<'_> {
         }
         Ok(())
     }
+}
+
+/// Decodes a block 8 voxels wide with indices of at most 8 bits: each row of 8 indices is then
+/// `bits` whole bytes of the packed values, read at once without unpacking the block first.
+fn decode_rows_of_8<T: Label>(
+    bits: u32,
+    packed: &[u8],
+    table: &[T; SMALL_TABLE],
+    block: Shape3,
+    rows: OutputRows,
+    out: &mut [T],
+) {
+    match bits {
+        1 => rows_of_8::<1, T>(packed, table, block, rows, out),
+        2 => rows_of_8::<2, T>(packed, table, block, rows, out),
+        4 => rows_of_8::<4, T>(packed, table, block, rows, out),
+        _ => rows_of_8::<8, T>(packed, table, block, rows, out),
+    }
+}
+
+fn rows_of_8<const BITS: usize, T: Label>(
+    packed: &[u8],
+    table: &[T; SMALL_TABLE],
+    block: Shape3,
+    rows: OutputRows,
+    out: &mut [T],
+) {
+    let mask = (1u64 << BITS) - 1;
+    let written: std::result::Result<(), Infallible> = rows.for_each(out, |[y, z], row| {
+        let start = (y + block[1] * z) * BITS;
+        let bytes = packed.get(start..start + BITS).unwrap_or(&[]);
+        let indices = bytes
+            .iter()
+            .rev()
+            .fold(0u64, |word, &byte| word << 8 | u64::from(byte));
+        for (k, label) in row.iter_mut().enumerate() {
+            *label = table[((indices >> (k * BITS)) & mask) as usize];
+        }
+        Ok(())
+    });
+    let Ok(()) = written;
 }
 
 /// The rows of one block in the channel's output, x fastest.
