@@ -59,6 +59,9 @@ struct ChannelEncoder<T> {
     table_bytes: Vec<u8>,
     /// (label, voxel) pairs, sorted to index blocks with many distinct labels.
     sorted_pairs: Vec<(T, u32)>,
+    /// The low words of u64 labels that share their high word, and their table.
+    low_values: Vec<u32>,
+    low_table: Vec<u32>,
     packed: Vec<u32>,
     written_tables: WrittenTables,
 }
@@ -73,6 +76,8 @@ impl<T: Label> ChannelEncoder<T> {
             table: Vec::new(),
             table_bytes: Vec::new(),
             sorted_pairs: Vec::new(),
+            low_values: Vec::new(),
+            low_table: Vec::new(),
             packed: Vec::new(),
             written_tables: WrittenTables::default(),
         }
@@ -151,58 +156,26 @@ impl<T: Label> ChannelEncoder<T> {
             self.table.push(first);
             return;
         }
-        if !self.index_few_labels() {
+        if T::SIZE == 8 {
+            // The labels of a block nearly always share their high word: the search then runs
+            // on the low words, twice as many to a vector register.
+            let high = first.split().0;
+            if all_equal_by(&self.values, |label| label.split().0 == high) {
+                self.low_values.clear();
+                self.low_values
+                    .extend(self.values.iter().map(|label| label.split().1));
+                if index_few_labels(&self.low_values, &mut self.low_table, &mut self.indices) {
+                    let table = self.low_table.iter().map(|&low| T::join(high, low));
+                    self.table.extend(table);
+                } else {
+                    self.index_by_sorting();
+                }
+                return;
+            }
+        }
+        if !index_few_labels(&self.values, &mut self.table, &mut self.indices) {
             self.index_by_sorting();
         }
-    }
-
-    /// Indexes a block with at most `SMALL_TABLE` distinct labels, one vectorised pass per
-    /// label, without a branch per voxel; returns false, having done nothing useful, when the
-    /// block has more labels.
-    fn index_few_labels(&mut self) -> bool {
-        let values = &self.values[..];
-        let indices = &mut self.indices;
-        indices.resize(values.len(), UNSEEN);
-        let mut next = 0;
-        while let Some(voxel) = first_unseen(indices, next) {
-            if self.table.len() == SMALL_TABLE {
-                self.table.clear();
-                indices.clear();
-                return false;
-            }
-            let (label, index) = (values[voxel], self.table.len() as u32);
-            self.table.push(label);
-            // Voxels before `voxel` are indexed already. A mask, not a branch, picks the index:
-            // the compiler turns u64 comparisons into unpredictable jumps otherwise.
-            for (slot, &value) in indices[voxel..].iter_mut().zip(&values[voxel..]) {
-                let mask = 0u32.wrapping_sub(u32::from(value == label));
-                *slot = *slot & !mask | index & mask;
-            }
-            next = voxel + 1;
-        }
-        // The table is in order of first appearance: sort it and renumber the indices.
-        let mut by_label = [(T::default(), 0u32); SMALL_TABLE];
-        let by_label = &mut by_label[..self.table.len()];
-        for (index, (pair, &label)) in by_label.iter_mut().zip(&self.table).enumerate() {
-            *pair = (label, index as u32);
-        }
-        by_label.sort_unstable();
-        let mut rank = [0u32; SMALL_TABLE];
-        for (position, &(label, index)) in by_label.iter().enumerate() {
-            rank[index as usize] = position as u32;
-            self.table[position] = label;
-        }
-        if by_label
-            .iter()
-            .enumerate()
-            .any(|(position, &(_, index))| position as u32 != index)
-        {
-            // `SMALL_TABLE` is a power of two, so the mask keeps the lookup in bounds.
-            indices
-                .iter_mut()
-                .for_each(|index| *index = rank[*index as usize % SMALL_TABLE]);
-        }
-        true
     }
 
     /// Indexes a block with many distinct labels by sorting (label, voxel) pairs.
@@ -295,6 +268,55 @@ fn extend_row<T: Label>(values: &mut Vec<T>, row: &[T]) {
     }
 }
 
+/// Indexes a block with at most `SMALL_TABLE` distinct labels, one vectorised pass per
+/// label, without a branch per voxel; returns false, having done nothing useful, when the
+/// block has more labels.
+fn index_few_labels<L: Label>(values: &[L], table: &mut Vec<L>, indices: &mut Vec<u32>) -> bool {
+    table.clear();
+    indices.clear();
+    indices.resize(values.len(), UNSEEN);
+    let mut next = 0;
+    while let Some(voxel) = first_unseen(indices, next) {
+        if table.len() == SMALL_TABLE {
+            table.clear();
+            indices.clear();
+            return false;
+        }
+        let (label, index) = (values[voxel], table.len() as u32);
+        table.push(label);
+        // Voxels before `voxel` are indexed already. A mask, not a branch, picks the index:
+        // the compiler turns u64 comparisons into unpredictable jumps otherwise.
+        for (slot, &value) in indices[voxel..].iter_mut().zip(&values[voxel..]) {
+            let mask = 0u32.wrapping_sub(u32::from(value == label));
+            *slot = *slot & !mask | index & mask;
+        }
+        next = voxel + 1;
+    }
+    // The table is in order of first appearance: sort it and renumber the indices.
+    let mut by_label = [(L::default(), 0u32); SMALL_TABLE];
+    let by_label = &mut by_label[..table.len()];
+    for (index, (pair, &label)) in by_label.iter_mut().zip(table.iter()).enumerate() {
+        *pair = (label, index as u32);
+    }
+    by_label.sort_unstable();
+    let mut rank = [0u32; SMALL_TABLE];
+    for (position, &(label, index)) in by_label.iter().enumerate() {
+        rank[index as usize] = position as u32;
+        table[position] = label;
+    }
+    if by_label
+        .iter()
+        .enumerate()
+        .any(|(position, &(_, index))| position as u32 != index)
+    {
+        // `SMALL_TABLE` is a power of two, so the mask keeps the lookup in bounds.
+        indices
+            .iter_mut()
+            .for_each(|index| *index = rank[*index as usize % SMALL_TABLE]);
+    }
+    true
+}
+
 /// The first voxel from `from` on whose index is `UNSEEN`, found group by group.
 fn first_unseen(indices: &[u32], from: usize) -> Option<usize> {
     let rest = indices.get(from..)?;
@@ -311,13 +333,17 @@ fn first_unseen(indices: &[u32], from: usize) -> Option<usize> {
 
 /// Whether every label equals `first`, in fixed-size groups the compiler vectorises.
 fn all_equal<T: Label>(values: &[T], first: T) -> bool {
+    all_equal_by(values, |label| label == first)
+}
+
+/// Whether `test` holds for every label, in fixed-size groups the compiler vectorises.
+fn all_equal_by<T: Label>(values: &[T], test: impl Fn(T) -> bool) -> bool {
     let groups = values.chunks_exact(16);
     let last = groups.remainder();
-    groups.into_iter().all(|group| {
-        group
-            .iter()
-            .fold(true, |same, &label| same & (label == first))
-    }) && last.iter().all(|&label| label == first)
+    groups
+        .into_iter()
+        .all(|group| group.iter().fold(true, |all, &label| all & test(label)))
+        && last.iter().all(|&label| test(label))
 }
 
 /// The little-endian bytes of `labels`, converted in `scratch` on big-endian hosts.

@@ -24,10 +24,33 @@ pub type Shape3 = [usize; 3];
 pub trait Label: Element + Ord + Hash {
     /// Number of 32-bit words one lookup-table entry takes.
     const WORDS: usize = Self::SIZE / 4;
+
+    /// The label's high and low 32-bit words (the high word of a u32 label is 0).
+    fn split(self) -> (u32, u32);
+
+    /// The label made of these high and low words.
+    fn join(high: u32, low: u32) -> Self;
 }
 
-impl Label for u32 {}
-impl Label for u64 {}
+impl Label for u32 {
+    fn split(self) -> (u32, u32) {
+        (0, self)
+    }
+
+    fn join(_high: u32, low: u32) -> Self {
+        low
+    }
+}
+
+impl Label for u64 {
+    fn split(self) -> (u32, u32) {
+        ((self >> 32) as u32, self as u32)
+    }
+
+    fn join(high: u32, low: u32) -> Self {
+        u64::from(high) << 32 | u64::from(low)
+    }
+}
 
 /// Readers keep offsets in 24 bits (tensorstore, Neuroglancer's TypeScript), so no channel may
 /// reach 2^24 words.
