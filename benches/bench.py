@@ -19,6 +19,7 @@ measured in child processes, see `measure_memory`.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import io
 import json
@@ -190,8 +191,13 @@ class CsegCodec:
 def cseg_codecs() -> list[CsegCodec]:
     codecs: list[CsegCodec] = []
 
+    # One encoder per data type, made once, as a converter makes one per scale.
+    @functools.cache
+    def ngcodec_encoder_for(dtype: np.dtype) -> ngcodec.CompressedSegmentationEncoder:
+        return ngcodec.CompressedSegmentationEncoder(dtype.name, 1, BLOCK)
+
     def ngcodec_encoder(chunk: np.ndarray) -> ngcodec.CompressedSegmentationEncoder:
-        return ngcodec.CompressedSegmentationEncoder(chunk.dtype.name, 1, BLOCK)
+        return ngcodec_encoder_for(chunk.dtype)
 
     def ng_encode(chunk: np.ndarray) -> bytes | bytearray:
         return ngcodec_encoder(chunk).encode(chunk[None])
@@ -218,8 +224,12 @@ def cseg_codecs() -> list[CsegCodec]:
     try:
         from neuroglancer_scripts import chunk_encoding as scripts
 
+        @functools.cache
+        def scripts_encoder_for(dtype: np.dtype) -> Any:
+            return scripts.CompressedSegmentationEncoder(dtype.name, 1, list(BLOCK))
+
         def scripts_encoder(chunk: np.ndarray) -> Any:
-            return scripts.CompressedSegmentationEncoder(chunk.dtype.name, 1, list(BLOCK))
+            return scripts_encoder_for(chunk.dtype)
 
         codecs.append(
             CsegCodec(

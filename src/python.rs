@@ -112,7 +112,8 @@ fn compressed_segmentation_encode<'py>(
     Ok(PyByteArray::new(py, &encoded.map_err(to_py_err)?))
 }
 
-/// Decodes compressed_segmentation into a new (C, Z, Y, X) array of `data_type`.
+/// Decodes compressed_segmentation into a new (C, Z, Y, X) array of uint32 or uint64 labels,
+/// as `label_bytes` says.
 #[pyfunction]
 fn compressed_segmentation_decode<'py>(
     py: Python<'py>,
@@ -120,14 +121,14 @@ fn compressed_segmentation_decode<'py>(
     chunk_size: Shape3,
     num_channels: usize,
     block_size: Shape3,
-    data_type: &str,
+    label_bytes: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let buf = buf.as_slice()?;
-    match data_type {
-        "uint32" => decode_labels::<u32>(py, buf, chunk_size, num_channels, block_size),
-        "uint64" => decode_labels::<u64>(py, buf, chunk_size, num_channels, block_size),
+    match label_bytes {
+        4 => decode_labels::<u32>(py, buf, chunk_size, num_channels, block_size),
+        8 => decode_labels::<u64>(py, buf, chunk_size, num_channels, block_size),
         other => Err(PyValueError::new_err(format!(
-            "data_type must be 'uint32' or 'uint64' for compressed_segmentation, got {other:?}"
+            "compressed_segmentation labels are 4 or 8 bytes (uint32 or uint64), not {other}"
         ))),
     }
 }

@@ -140,10 +140,10 @@ def assert_releases_the_gil(make_call: Callable[[int], Callable[[], object]]) ->
         sys.setswitchinterval(interval)
 
 
-def cseg_chunk(voxels: int, distinct: int, dtype: str) -> np.ndarray:
+def cseg_chunk(voxels: int, distinct: int, dtype: str, channels: int = 1) -> np.ndarray:
     side = round(voxels ** (1 / 3))
     rng = np.random.default_rng(0)
-    return rng.integers(0, distinct, (1, side, side, side), dtype=dtype)
+    return rng.integers(0, distinct, (channels, side, side, side), dtype=dtype)
 
 
 def test_compressed_segmentation_encode_releases_the_gil():
@@ -157,10 +157,10 @@ def test_compressed_segmentation_encode_releases_the_gil():
 
 
 def test_compressed_segmentation_decode_releases_the_gil():
-    encoder = ce.CompressedSegmentationEncoder("uint32", 1, [8, 8, 8])
-
     def make_call(scale: int) -> Callable[[], object]:
-        chunk = cseg_chunk(2**23 * scale, 5, "uint32")
+        # More channels, not larger ones, as a channel is limited to 2^24 words.
+        chunk = cseg_chunk(2**23, 5, "uint32", channels=scale)
+        encoder = ce.CompressedSegmentationEncoder("uint32", scale, [8, 8, 8])
         encoded = encoder.encode(chunk)
         x = chunk.shape[3]
         return lambda: encoder.decode(encoded, (x, x, x))

@@ -22,5 +22,5 @@ def compressed_segmentation_decode(
     chunk_size: tuple[int, int, int],
     num_channels: int,
     block_size: tuple[int, int, int],
-    data_type: str,
+    label_bytes: int,
 ) -> NDArray[np.uint32] | NDArray[np.uint64]: ...

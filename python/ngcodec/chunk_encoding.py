@@ -274,13 +274,15 @@ class ChunkEncoder:
 
     def _output_shape(self, chunk_size: Sequence[int]) -> tuple[int, int, int, int]:
         """(C, Z, Y, X) for a chunk_size (X, Y, Z), checked."""
+        # Indexed rather than iterated, as the reference does: this runs on every decode.
+        index = operator.index
         try:
-            x, y, z = (operator.index(n) for n in tuple(chunk_size)[:3])
-        except (TypeError, ValueError):
+            x, y, z = index(chunk_size[0]), index(chunk_size[1]), index(chunk_size[2])
+        except (TypeError, IndexError, KeyError, ValueError):
             raise ValueError(
                 f"chunk_size must be three non-negative integers (X, Y, Z), got {chunk_size!r}"
             ) from None
-        if min(x, y, z) < 0:
+        if x < 0 or y < 0 or z < 0:
             raise ValueError(f"chunk_size must not be negative, got {chunk_size!r}")
         return (self.num_channels, z, y, x)
 
@@ -304,6 +306,8 @@ def _byte_view(buf: Any) -> memoryview:
 
 def _byte_array(buf: Any) -> np.ndarray:
     """A zero-copy uint8 array over any bytes-like object."""
+    if type(buf) is bytes:  # the usual case, without the memoryview
+        return np.frombuffer(buf, dtype=np.uint8)
     return np.frombuffer(_byte_view(buf), dtype=np.uint8)
 
 
@@ -436,7 +440,7 @@ class CompressedSegmentationEncoder(ChunkEncoder):
                 f"chunk_size {(x, y, z)} with {channels} channel(s) is too large for any array"
             )
         return _native.compressed_segmentation_decode(
-            _byte_array(buf), (x, y, z), channels, self.block_size, self.dtype.name
+            _byte_array(buf), (x, y, z), channels, self.block_size, self.dtype.itemsize
         )
 
     def __repr__(self) -> str:
