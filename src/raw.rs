@@ -34,6 +34,10 @@ pub fn encode_into<T: Element>(
         out.copy_from_slice(bytemuck::cast_slice(values));
         return Ok(());
     }
+    if let Some(fast_axis) = faster_axis_than_x(&chunk) {
+        encode_tiled(chunk, fast_axis, byteswapped, out);
+        return Ok(());
+    }
     let row_bytes = chunk.len_of(Axis(3)) * T::SIZE;
     for (row, out_row) in chunk
         .rows()
@@ -57,6 +61,65 @@ pub fn encode_into<T: Element>(
         }
     }
     Ok(())
+}
+
+/// Side of the square tiles in which chunks whose x axis is not the fastest in memory are copied.
+const TILE: usize = 16;
+
+/// The axis along which `chunk` is closest packed in memory, if that is not x (Fortran order,
+/// transposed views): rows along x would then read one cache line per value.
+fn faster_axis_than_x<T>(chunk: &ArrayView4<'_, T>) -> Option<usize> {
+    let step = |axis: usize| chunk.stride_of(Axis(axis)).unsigned_abs();
+    let fast_axis = (0..3)
+        .filter(|&axis| chunk.len_of(Axis(axis)) > 1)
+        .min_by_key(|&axis| step(axis))?;
+    (chunk.len_of(Axis(3)) > 1 && step(fast_axis) < step(3)).then_some(fast_axis)
+}
+
+/// Copies `chunk` a tile of `fast_axis` × x at a time, so that both the reads (along
+/// `fast_axis`) and the writes (along x) stay within a few cache lines.
+fn encode_tiled<T: Element>(
+    chunk: ArrayView4<'_, T>,
+    fast_axis: usize,
+    byteswapped: bool,
+    out: &mut [u8],
+) {
+    let dims = [
+        chunk.len_of(Axis(0)),
+        chunk.len_of(Axis(1)),
+        chunk.len_of(Axis(2)),
+        chunk.len_of(Axis(3)),
+    ];
+    let out_strides = [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1];
+    let [outer, inner] = match fast_axis {
+        0 => [1, 2],
+        1 => [0, 2],
+        _ => [0, 1],
+    };
+    let view = chunk.permuted_axes([outer, inner, fast_axis, 3]);
+    for (i, planes) in view.outer_iter().enumerate() {
+        for (j, plane) in planes.outer_iter().enumerate() {
+            let base = i * out_strides[outer] + j * out_strides[inner];
+            let (fast_len, x_len) = plane.dim();
+            for fast_start in (0..fast_len).step_by(TILE) {
+                for x_start in (0..x_len).step_by(TILE) {
+                    for f in fast_start..(fast_start + TILE).min(fast_len) {
+                        let row = base + f * out_strides[fast_axis];
+                        for x in x_start..(x_start + TILE).min(x_len) {
+                            let value = plane[[f, x]];
+                            let value = if byteswapped {
+                                value.swap_bytes()
+                            } else {
+                                value
+                            };
+                            let at = (row + x) * T::SIZE;
+                            value.write_le(&mut out[at..at + T::SIZE]);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Reads a raw-encoded chunk into `out`, whose length sets the number of values expected.
@@ -117,6 +180,27 @@ mod tests {
 
         let swapped = chunk.mapv(u16::swap_bytes);
         assert_eq!(encode(swapped.view(), true), want);
+    }
+
+    #[test]
+    fn transposed_layouts_larger_than_a_tile_give_the_same_bytes() {
+        let chunk = Array4::from_shape_fn((2, 3, 20, 37), |(c, z, y, x)| {
+            (x + 40 * y + 1000 * z + 7000 * c) as u16
+        });
+        let mut fortran = Array4::zeros(chunk.dim().f());
+        fortran.assign(&chunk);
+        let swapped = fortran.mapv(u16::swap_bytes);
+        let want = expected(&chunk);
+        assert_eq!(encode(fortran.view(), false), want);
+        assert_eq!(encode(swapped.view(), true), want);
+        let y_fastest = chunk
+            .permuted_axes([0, 1, 3, 2])
+            .as_standard_layout()
+            .into_owned();
+        assert_eq!(
+            encode(y_fastest.view().permuted_axes([0, 1, 3, 2]), false),
+            want
+        );
     }
 
     #[test]
