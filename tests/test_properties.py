@@ -18,18 +18,8 @@ from hypothesis import strategies as st
 
 import ngcodec.chunk_encoding as ce
 
-RAW_TYPES = [
-    "uint8",
-    "int8",
-    "uint16",
-    "int16",
-    "uint32",
-    "int32",
-    "uint64",
-    "float32",
-    "int64",
-    "float64",
-]
+# The viewer's data types, and the wider ones RawChunkEncoder also takes.
+RAW_TYPES = [*ce.NEUROGLANCER_DATA_TYPES, "int64", "float64"]
 
 
 def check_decoded(decoded: np.ndarray, chunk: np.ndarray) -> None:
