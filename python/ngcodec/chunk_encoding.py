@@ -380,7 +380,8 @@ class RawChunkEncoder(ChunkEncoder):
     def encode(self, chunk: np.ndarray) -> bytes:
         values, byteswapped = _unsigned_view(self._checked_chunk(chunk))
         if _LITTLE_ENDIAN_HOST and not byteswapped and values.flags.c_contiguous:
-            # Already the raw encoding in memory: one copy into a new bytes object, no zeroing.
+            # Already the raw encoding in memory: one copy into a new bytes object, which NumPy
+            # makes without first zeroing it as a Rust-filled bytes object would be.
             return values.tobytes()
         return _native.raw_encode(values, byteswapped)
 
@@ -394,9 +395,6 @@ class RawChunkEncoder(ChunkEncoder):
                 f"for {self.num_channels} channel(s) of {self.dtype.name} and chunk_size "
                 f"{tuple(chunk_size)[:3]}"
             )
-        if _LITTLE_ENDIAN_HOST:
-            # The bytes are the chunk in native order: one copy, no zeroing.
-            return np.frombuffer(data, self.dtype).reshape(shape).copy()
         chunk = np.empty(shape, self.dtype.newbyteorder("="))
         _native.raw_decode(data, _unsigned_view(chunk.reshape(-1))[0])
         return chunk
