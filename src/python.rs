@@ -2,7 +2,7 @@
 //! turns codec errors into Python exceptions. No codec logic lives here.
 
 use ndarray::ArrayView4;
-use numpy::{PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray4, PyReadwriteArray1};
+use numpy::{PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray4};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -30,15 +30,6 @@ enum RawChunk<'py> {
     U16(PyReadonlyArray4<'py, u16>),
     U32(PyReadonlyArray4<'py, u32>),
     U64(PyReadonlyArray4<'py, u64>),
-}
-
-/// A flat, writable output array of unsigned values.
-#[derive(FromPyObject)]
-enum RawOutput<'py> {
-    U8(PyReadwriteArray1<'py, u8>),
-    U16(PyReadwriteArray1<'py, u16>),
-    U32(PyReadwriteArray1<'py, u32>),
-    U64(PyReadwriteArray1<'py, u64>),
 }
 
 #[derive(FromPyObject)]
@@ -73,22 +64,6 @@ fn raw_encode_view<'py, T: Element>(
         py.detach(|| raw::encode_into(chunk, byteswapped, out))
             .map_err(to_py_err)
     })
-}
-
-/// Decodes raw bytes into `out`, a flat C-contiguous array whose length sets what is expected.
-#[pyfunction]
-fn raw_decode(py: Python<'_>, buf: PyReadonlyArray1<'_, u8>, out: RawOutput<'_>) -> PyResult<()> {
-    let buf = buf.as_slice()?;
-    match out {
-        RawOutput::U8(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
-        RawOutput::U16(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
-        RawOutput::U32(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
-        RawOutput::U64(mut array) => raw_decode_slice(py, buf, array.as_slice_mut()?),
-    }
-}
-
-fn raw_decode_slice<T: Element>(py: Python<'_>, buf: &[u8], out: &mut [T]) -> PyResult<()> {
-    py.detach(|| raw::decode_into(buf, out)).map_err(to_py_err)
 }
 
 /// Encodes a (C, Z, Y, X) uint32 or uint64 chunk to compressed_segmentation.
@@ -184,7 +159,5 @@ fn empty<'py, T: Element + numpy::Element>(
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::{
-        compressed_segmentation_decode, compressed_segmentation_encode, raw_decode, raw_encode,
-    };
+    use super::{compressed_segmentation_decode, compressed_segmentation_encode, raw_encode};
 }

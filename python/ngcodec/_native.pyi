@@ -6,12 +6,10 @@ from numpy.typing import NDArray
 __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
-    "raw_decode",
     "raw_encode",
 ]
 
 def raw_encode(chunk: NDArray[np.unsignedinteger], byteswapped: bool) -> bytes: ...
-def raw_decode(buf: NDArray[np.uint8], out: NDArray[np.unsignedinteger]) -> None: ...
 def compressed_segmentation_encode(
     chunk: NDArray[np.uint32] | NDArray[np.uint64],
     block_size: tuple[int, int, int],
