@@ -66,27 +66,22 @@ def test_sample_is_the_first_command_and_is_fast(tmp_path):
 def test_convert_npy_with_options_then_info_and_verify(npy, tmp_path, capsys):
     path, data = npy
     out = tmp_path / "out"
-    code, stdout, _ = run(
-        [
-            "convert",
-            path,
-            out,
-            "--encoding",
-            "compressed_segmentation",
-            "--chunk-size",
-            "16,16,8",
-            "--block-size",
-            "4",
-            "--resolution",
-            "4,4,40",
-            "--voxel-offset",
-            "1,2,3",
-            "--jobs",
-            "2",
-            "--no-progress",
-        ],
-        capsys,
-    )
+    convert = [
+        "convert",
+        path,
+        out,
+        "--encoding",
+        "compressed_segmentation",
+        "--chunk-size",
+        "16,16,8",
+        "--block-size",
+        "4",
+        "--resolution",
+        "4,4,40",
+        "--voxel-offset",
+        "1,2,3",
+    ]
+    code, stdout, _ = run([*convert, "--jobs", "2", "--no-progress"], capsys)
     assert code == 0
     assert f"{out}: 48 chunks written, 0 already there; 0.2 MB in" in stdout
     assert "ratio" in stdout and "MB/s" in stdout
@@ -97,24 +92,7 @@ def test_convert_npy_with_options_then_info_and_verify(npy, tmp_path, capsys):
     assert scale["resolution"] == [4.0, 4.0, 40.0] and scale["voxel_offset"] == [1, 2, 3]
     np.testing.assert_array_equal(nv.read_volume(out)[0], data)
 
-    code, stdout, _ = run(
-        [
-            "convert",
-            path,
-            out,
-            "--encoding",
-            "compressed_segmentation",
-            "--chunk-size",
-            "16,16,8",
-            "--block-size",
-            "4",
-            "--resolution",
-            "4,4,40",
-            "--voxel-offset",
-            "1,2,3",
-        ],
-        capsys,
-    )
+    code, stdout, _ = run(convert, capsys)
     assert code == 0 and "0 chunks written, 48 already there" in stdout
 
     code, stdout, _ = run(["info", out], capsys)
