@@ -32,6 +32,14 @@ enum RawChunk<'py> {
     U64(PyReadonlyArray4<'py, u64>),
 }
 
+/// An encoded chunk: `bytes` as they are (immutable, so readable without the GIL), or any other
+/// buffer as a uint8 array.
+#[derive(FromPyObject)]
+enum EncodedChunk<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Array(PyReadonlyArray1<'py, u8>),
+}
+
 #[derive(FromPyObject)]
 enum LabelChunk<'py> {
     U32(PyReadonlyArray4<'py, u32>),
@@ -92,13 +100,16 @@ fn compressed_segmentation_encode<'py>(
 #[pyfunction]
 fn compressed_segmentation_decode<'py>(
     py: Python<'py>,
-    buf: PyReadonlyArray1<'py, u8>,
+    buf: EncodedChunk<'py>,
     chunk_size: Shape3,
     num_channels: usize,
     block_size: Shape3,
     label_bytes: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let buf = buf.as_slice()?;
+    let buf = match &buf {
+        EncodedChunk::Bytes(bytes) => bytes.as_bytes(),
+        EncodedChunk::Array(array) => array.as_slice()?,
+    };
     match label_bytes {
         4 => decode_labels::<u32>(py, buf, chunk_size, num_channels, block_size),
         8 => decode_labels::<u64>(py, buf, chunk_size, num_channels, block_size),

@@ -16,7 +16,7 @@ def compressed_segmentation_encode(
     byteswapped: bool,
 ) -> bytearray: ...
 def compressed_segmentation_decode(
-    buf: NDArray[np.uint8],
+    buf: bytes | NDArray[np.uint8],
     chunk_size: tuple[int, int, int],
     num_channels: int,
     block_size: tuple[int, int, int],

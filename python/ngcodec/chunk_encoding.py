@@ -437,7 +437,11 @@ class CompressedSegmentationEncoder(ChunkEncoder):
                 f"chunk_size {(x, y, z)} with {channels} channel(s) is too large for any array"
             )
         return _native.compressed_segmentation_decode(
-            _byte_array(buf), (x, y, z), channels, self.block_size, self.dtype.itemsize
+            buf if type(buf) is bytes else _byte_array(buf),
+            (x, y, z),
+            channels,
+            self.block_size,
+            self.dtype.itemsize,
         )
 
     def __repr__(self) -> str:
