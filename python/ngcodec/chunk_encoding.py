@@ -156,16 +156,10 @@ def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
     """
     import argparse
 
-    def png_level(text: str) -> int:
-        level = int(text)
-        if not 0 <= level <= 9:
-            raise argparse.ArgumentTypeError("PNG level must be between 0 and 9")
-        return level
-
     png_group = parser.add_argument_group("Options for PNG compression")
     png_group.add_argument(
         "--png-level",
-        type=png_level,
+        type=_int_between("png_level", "PNG level", 0, 9),
         default=argparse.SUPPRESS,
         metavar="L",
         help="zlib compression level of PNG chunks, from 0 (fastest) to 9 (smallest files); "
@@ -175,16 +169,10 @@ def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
     if not allow_lossy:
         return
 
-    def jpeg_quality(text: str) -> int:
-        quality = int(text)
-        if not 1 <= quality <= 100:
-            raise argparse.ArgumentTypeError("JPEG quality must be between 1 and 100")
-        return quality
-
     group = parser.add_argument_group("Options for JPEG compression")
     group.add_argument(
         "--jpeg-quality",
-        type=jpeg_quality,
+        type=_int_between("jpeg_quality", "JPEG quality", 1, 100),
         default=95,
         metavar="Q",
         help="JPEG quality factor, from 1 (worst) to 100 (best); above 95 the files grow with "
@@ -196,6 +184,21 @@ def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
         default="xy",
         help="plane of JPEG compression (default: xy)",
     )
+
+
+def _int_between(name: str, what: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`. argparse names `name` when the text is
+    not an integer at all ("invalid jpeg_quality value")."""
+    import argparse
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be between {low} and {high}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
 class ChunkEncoder:

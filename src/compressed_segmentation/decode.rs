@@ -415,10 +415,7 @@ fn indices_inside<'a>(
 fn packed_index(bits: u32, packed: &[u8], voxel: usize) -> u32 {
     let bits = bits as usize;
     let bit = voxel * bits;
-    let word = packed
-        .get(bit / 32 * 4..bit / 32 * 4 + 4)
-        .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-    word >> (bit % 32) & (u64::MAX >> (64 - bits)) as u32
+    word(packed, bit / 32) >> (bit % 32) & (u64::MAX >> (64 - bits)) as u32
 }
 
 /// The first of a block's `block_volume` packed indices that is at least `limit`, padding included.

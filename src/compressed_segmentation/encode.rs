@@ -102,7 +102,7 @@ impl<T: Label> ChannelEncoder<T> {
             self.pack(bits, extent)?;
 
             let values_offset = (out.len() - channel_start) / 4;
-            out.extend_from_slice(bytemuck_words(&self.packed, &mut self.table_bytes));
+            out.extend_from_slice(little_endian_bytes(&self.packed, &mut self.table_bytes));
             let table = little_endian_bytes(&self.table, &mut self.table_bytes);
             let table_offset = match self.written_tables.find(table, out) {
                 Some(offset) => offset,
@@ -346,7 +346,7 @@ fn all_equal_by<T: Label>(values: &[T], test: impl Fn(T) -> bool) -> bool {
         && last.iter().all(|&label| test(label))
 }
 
-/// The little-endian bytes of `labels`, converted in `scratch` on big-endian hosts.
+/// The little-endian bytes of `labels` (or packed words), converted in `scratch` on big-endian hosts.
 fn little_endian_bytes<'a, T: Label>(labels: &'a [T], scratch: &'a mut Vec<u8>) -> &'a [u8] {
     if cfg!(target_endian = "little") {
         bytemuck::cast_slice(labels)
@@ -356,17 +356,6 @@ fn little_endian_bytes<'a, T: Label>(labels: &'a [T], scratch: &'a mut Vec<u8>) 
         for (&label, bytes) in labels.iter().zip(scratch.chunks_exact_mut(T::SIZE)) {
             label.write_le(bytes);
         }
-        scratch
-    }
-}
-
-/// The little-endian bytes of `words`, converted in `scratch` on big-endian hosts.
-fn bytemuck_words<'a>(words: &'a [u32], scratch: &'a mut Vec<u8>) -> &'a [u8] {
-    if cfg!(target_endian = "little") {
-        bytemuck::cast_slice(words)
-    } else {
-        scratch.clear();
-        scratch.extend(words.iter().flat_map(|word| word.to_le_bytes()));
         scratch
     }
 }
