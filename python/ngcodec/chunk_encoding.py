@@ -51,6 +51,8 @@ NEUROGLANCER_DATA_TYPES = (
 """The ``data_type`` values :func:`get_encoder` accepts: those the Neuroglancer viewer reads."""
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+# The largest length of an array axis; looked up once, as decode checks it on every call.
+_LARGEST_AXIS = int(np.iinfo(np.intp).max)
 
 JPEG_PLANES = ("xy", "xz")
 _MULTICHANNEL_MODES = {2: "LA", 3: "RGB", 4: "RGBA"}
@@ -230,6 +232,8 @@ class ChunkEncoder:
             channels = 0
         if channels <= 0:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
+        if channels > _LARGEST_AXIS:
+            raise ValueError(f"num_channels {num_channels!r} is too large for any array")
         self.dtype = dtype.newbyteorder("<")
         self.num_channels = num_channels
 
@@ -285,8 +289,10 @@ class ChunkEncoder:
             raise ValueError(
                 f"chunk_size must be three non-negative integers (X, Y, Z), got {chunk_size!r}"
             ) from None
-        if x < 0 or y < 0 or z < 0:
-            raise ValueError(f"chunk_size must not be negative, got {chunk_size!r}")
+        if not (0 <= x <= _LARGEST_AXIS and 0 <= y <= _LARGEST_AXIS and 0 <= z <= _LARGEST_AXIS):
+            if min(x, y, z) < 0:
+                raise ValueError(f"chunk_size must not be negative, got {chunk_size!r}")
+            raise ValueError(f"chunk_size {chunk_size!r} is too large for any array")
         return (self.num_channels, z, y, x)
 
 
@@ -425,7 +431,7 @@ class CompressedSegmentationEncoder(ChunkEncoder):
             raise ValueError(
                 f"block_size must be three positive integers (X, Y, Z), got {block_size!r}"
             )
-        if int(np.prod(block, dtype=object)) > np.iinfo(np.intp).max:
+        if int(np.prod(block, dtype=object)) > _LARGEST_AXIS:
             raise ValueError(f"block_size {block_size!r} is too large")
         self.block_size = block
 
@@ -435,10 +441,6 @@ class CompressedSegmentationEncoder(ChunkEncoder):
 
     def decode(self, buf: Any, chunk_size: Sequence[int]) -> np.ndarray:
         channels, z, y, x = self._output_shape(chunk_size)
-        if max(channels, z, y, x) > np.iinfo(np.intp).max:
-            raise ValueError(
-                f"chunk_size {(x, y, z)} with {channels} channel(s) is too large for any array"
-            )
         return _native.compressed_segmentation_decode(
             buf if type(buf) is bytes else _byte_array(buf),
             (x, y, z),
