@@ -358,7 +358,7 @@ def test_a_header_describing_an_impossible_chunk_is_a_python_error_not_a_panic()
 
 def test_channel_counts_no_array_can_hold_are_a_value_error():
     # Found by the hypothesis run: these escaped as OverflowError from the binding.
-    with pytest.raises(ValueError, match="num_channels .* too large"):
+    with pytest.raises(ValueError, match=r"num_channels \d+ is too large"):
         ce.CompressedSegmentationEncoder("uint32", 2**70, [8, 8, 8])
     with pytest.raises(ValueError, match="too large"):
         ce.CompressedSegmentationEncoder("uint32", 1, [8, 8, 8]).decode(b"", (2**64, 1, 1))

@@ -388,9 +388,10 @@ class RawChunkEncoder(ChunkEncoder):
 
     def encode(self, chunk: np.ndarray) -> bytes:
         values, byteswapped = _unsigned_view(self._checked_chunk(chunk))
-        if _LITTLE_ENDIAN_HOST and not byteswapped and values.flags.c_contiguous:
-            # Already the raw encoding in memory: one copy into a new bytes object, which NumPy
-            # makes without first zeroing it as a Rust-filled bytes object would be.
+        rows_in_place = values.flags.c_contiguous or values.strides[3] == values.itemsize
+        if _LITTLE_ENDIAN_HOST and not byteswapped and rows_in_place:
+            # Rows of the raw encoding already lie in memory: NumPy copies them into a new bytes
+            # object in one pass, without first zeroing it as a Rust-filled bytes object is.
             return values.tobytes()
         return _native.raw_encode(values, byteswapped)
 
