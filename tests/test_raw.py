@@ -36,9 +36,11 @@ def layouts(chunk: np.ndarray):
     yield "unaligned", unaligned
 
 
+# The larger shape makes transposed layouts go through tiles, partial ones included.
+@pytest.mark.parametrize("shape", [(2, 5, 6, 7), (2, 9, 45, 70)])
 @pytest.mark.parametrize("data_type", DATA_TYPES)
-def test_every_layout_encodes_to_the_little_endian_c_order_bytes(data_type):
-    chunk = sample(data_type)
+def test_every_layout_encodes_to_the_little_endian_c_order_bytes(data_type, shape):
+    chunk = sample(data_type, shape)
     expected = np.ascontiguousarray(chunk, chunk.dtype.newbyteorder("<")).tobytes()
     encoder = ce.RawChunkEncoder(data_type, 2)
     for layout, view in layouts(chunk):
