@@ -47,6 +47,7 @@ pub fn encode_into<T: Element>(
         Some(fast_axis) => copy_tiled(chunk, fast_axis, values),
         None => copy_in_order(chunk.into_dyn(), values),
     }
+    // Byte-swapped input is rare: one more pass, over values still in cache for most chunks.
     if swap {
         values
             .iter_mut()
@@ -80,8 +81,9 @@ fn copy_in_order<T: Element>(chunk: ArrayViewD<'_, T>, out: &mut [T]) {
 /// Side of the square tiles in which chunks whose x axis is not the fastest in memory are copied.
 const TILE: usize = 32;
 
-/// The axis along which `chunk` is closest packed in memory, if that is not x (Fortran order,
-/// transposed views): rows along x would then read one cache line per value.
+/// The axis to copy `chunk` along in tiles, if one is closer packed in memory than x (Fortran
+/// order, transposed views) and x so far apart that rows along x would read one cache line per
+/// value.
 fn faster_axis_than_x<T>(chunk: &ArrayView4<'_, T>) -> Option<usize> {
     let step = |axis: usize| chunk.stride_of(Axis(axis)).unsigned_abs();
     // Few channels are often the closest packed; an axis a tile long makes longer reads.
