@@ -8,12 +8,9 @@ use ndarray::{s, ArrayView3, ArrayView4, Axis};
 use super::{bits_for, packed_words, BlockGrid, Label, Shape3, MAX_CHANNEL_WORDS};
 use crate::error::{invalid_argument, Result};
 
-/// Blocks with at most this many distinct values are indexed by a linear search in their sorted
-/// table; larger ones by sorting their voxels.
+/// Blocks with at most this many distinct values (4-bit indices) are indexed by one comparison
+/// pass per value; larger ones by sorting their voxels.
 const SMALL_TABLE: usize = 16;
-
-/// The index of a voxel whose label is not in the table yet.
-const UNSEEN: u32 = u32::MAX;
 
 /// Encodes `chunk` (C, Z, Y, X), in any memory layout, with blocks of `block` (x, y, z) voxels.
 ///
@@ -51,8 +48,10 @@ struct ChannelEncoder<T> {
     byteswapped: bool,
     /// The block's labels, x fastest, without padding.
     values: Vec<T>,
-    /// Each label's position in `table`.
+    /// Each voxel's position in `table`, for blocks indexed by sorting or partial blocks (empty
+    /// for the others, whose positions are in `planes`).
     indices: Vec<u32>,
+    planes: IndexPlanes,
     /// The block's distinct labels, ascending.
     table: Vec<T>,
     /// The table as written to the file.
@@ -73,6 +72,7 @@ impl<T: Label> ChannelEncoder<T> {
             byteswapped,
             values: Vec::new(),
             indices: Vec::new(),
+            planes: IndexPlanes::default(),
             table: Vec::new(),
             table_bytes: Vec::new(),
             sorted_pairs: Vec::new(),
@@ -144,8 +144,8 @@ impl<T: Label> ChannelEncoder<T> {
         }
     }
 
-    /// Fills `table` with the distinct labels of `values`, ascending, and `indices` with the
-    /// position of each label in it (left empty when the block holds a single label).
+    /// Fills `table` with the distinct labels of `values`, ascending, and `planes` (few labels)
+    /// or `indices` (many) with the position of each label in it.
     fn build_lookup_table(&mut self) {
         self.table.clear();
         self.indices.clear();
@@ -164,7 +164,7 @@ impl<T: Label> ChannelEncoder<T> {
                 self.low_values.clear();
                 self.low_values
                     .extend(self.values.iter().map(|label| label.split().1));
-                if index_few_labels(&self.low_values, &mut self.low_table, &mut self.indices) {
+                if self.planes.index(&self.low_values, &mut self.low_table) {
                     let table = self.low_table.iter().map(|&low| T::join(high, low));
                     self.table.extend(table);
                 } else {
@@ -173,7 +173,7 @@ impl<T: Label> ChannelEncoder<T> {
                 return;
             }
         }
-        if !index_few_labels(&self.values, &mut self.table, &mut self.indices) {
+        if !self.planes.index(&self.values, &mut self.table) {
             self.index_by_sorting();
         }
     }
@@ -207,9 +207,24 @@ impl<T: Label> ChannelEncoder<T> {
             return too_large();
         };
         self.packed.resize(words, 0);
-        let (indices, packed, block) = (&self.indices, &mut self.packed[..], self.grid.block);
+        let (packed, block) = (&mut self.packed[..], self.grid.block);
+        if bits == 0 {
+            return Ok(());
+        }
+        if self.indices.is_empty() {
+            if extent == block {
+                match bits {
+                    1 => self.planes.pack::<1>(packed),
+                    2 => self.planes.pack::<2>(packed),
+                    _ => self.planes.pack::<4>(packed),
+                }
+                return Ok(());
+            }
+            // A partial block's voxels lie in the packed words row by row, with padding between.
+            self.planes.to_indices(self.values.len(), &mut self.indices);
+        }
+        let indices = &self.indices;
         match bits {
-            0 => {}
             1 => pack_indices::<1>(indices, extent, block, packed),
             2 => pack_indices::<2>(indices, extent, block, packed),
             4 => pack_indices::<4>(indices, extent, block, packed),
@@ -268,67 +283,146 @@ fn extend_row<T: Label>(values: &mut Vec<T>, row: &[T]) {
     }
 }
 
-/// Indexes a block with at most `SMALL_TABLE` distinct labels, one vectorised pass per
-/// label, without a branch per voxel; returns false, having done nothing useful, when the
-/// block has more labels.
-fn index_few_labels<L: Label>(values: &[L], table: &mut Vec<L>, indices: &mut Vec<u32>) -> bool {
-    table.clear();
-    indices.clear();
-    indices.resize(values.len(), UNSEEN);
-    let mut next = 0;
-    while let Some(voxel) = first_unseen(indices, next) {
-        if table.len() == SMALL_TABLE {
-            table.clear();
-            indices.clear();
-            return false;
-        }
-        let (label, index) = (values[voxel], table.len() as u32);
-        table.push(label);
-        // Voxels before `voxel` are indexed already. A mask, not a branch, picks the index:
-        // the compiler turns u64 comparisons into unpredictable jumps otherwise.
-        for (slot, &value) in indices[voxel..].iter_mut().zip(&values[voxel..]) {
-            let mask = 0u32.wrapping_sub(u32::from(value == label));
-            *slot = *slot & !mask | index & mask;
-        }
-        next = voxel + 1;
-    }
-    // The table is in order of first appearance: sort it and renumber the indices.
-    let mut by_label = [(L::default(), 0u32); SMALL_TABLE];
-    let by_label = &mut by_label[..table.len()];
-    for (index, (pair, &label)) in by_label.iter_mut().zip(table.iter()).enumerate() {
-        *pair = (label, index as u32);
-    }
-    by_label.sort_unstable();
-    let mut rank = [0u32; SMALL_TABLE];
-    for (position, &(label, index)) in by_label.iter().enumerate() {
-        rank[index as usize] = position as u32;
-        table[position] = label;
-    }
-    if by_label
-        .iter()
-        .enumerate()
-        .any(|(position, &(_, index))| position as u32 != index)
-    {
-        // `SMALL_TABLE` is a power of two, so the mask keeps the lookup in bounds.
-        indices
-            .iter_mut()
-            .for_each(|index| *index = rank[*index as usize % SMALL_TABLE]);
-    }
-    true
+/// The indices of a block with few labels, as bit planes: bit `b` of the index of voxel `v` is
+/// bit `v % 64` of word `v / 64` of plane `b`. Scratch reused from block to block.
+#[derive(Default)]
+struct IndexPlanes {
+    /// Words per plane: one bit per voxel.
+    words: usize,
+    bits: usize,
+    planes: Vec<u64>,
+    /// The voxels equal to each label found, in order of first appearance, `words` apiece.
+    masks: Vec<u64>,
+    /// The voxels whose label has been found.
+    seen: Vec<u64>,
 }
 
-/// The first voxel from `from` on whose index is `UNSEEN`, found group by group.
-fn first_unseen(indices: &[u32], from: usize) -> Option<usize> {
-    let rest = indices.get(from..)?;
-    let group = rest.chunks(16).position(|group| {
-        group
+impl IndexPlanes {
+    /// Finds the at most `SMALL_TABLE` distinct labels of `values` with one vectorised
+    /// comparison pass per label, and fills `table` with them, ascending, and the planes with
+    /// each voxel's position in it. Returns false, having done nothing useful, when the block
+    /// has more labels.
+    fn index<L: Label>(&mut self, values: &[L], table: &mut Vec<L>) -> bool {
+        let words = values.len().div_ceil(64);
+        self.words = words;
+        table.clear();
+        self.masks.clear();
+        self.seen.clear();
+        self.seen.resize(words, 0);
+        if values.len() % 64 != 0 {
+            // Past the last voxel: nothing to find there.
+            self.seen[words - 1] = u64::MAX << (values.len() % 64);
+        }
+        let mut word = 0;
+        while let Some(unseen) = self.seen[word..].iter().position(|&seen| seen != u64::MAX) {
+            if table.len() == SMALL_TABLE {
+                table.clear();
+                return false;
+            }
+            word += unseen;
+            let voxel = 64 * word + self.seen[word].trailing_ones() as usize;
+            let label = values[voxel];
+            table.push(label);
+            // Voxels before `voxel` all hold labels found already.
+            let start = self.masks.len();
+            self.masks.resize(start + words, 0);
+            let masks = &mut self.masks[start + word..start + words];
+            for ((mask, seen), group) in masks
+                .iter_mut()
+                .zip(&mut self.seen[word..])
+                .zip(values[64 * word..].chunks(64))
+            {
+                *mask = equal_mask(group, label);
+                *seen |= *mask;
+            }
+        }
+        // The table is in order of first appearance: sort it, and give each label's voxels the
+        // bits of its rank.
+        let mut by_label = [(L::default(), 0usize); SMALL_TABLE];
+        let by_label = &mut by_label[..table.len()];
+        for (found, (pair, &label)) in by_label.iter_mut().zip(table.iter()).enumerate() {
+            *pair = (label, found);
+        }
+        by_label.sort_unstable();
+        self.bits = bits_for(table.len()) as usize;
+        self.planes.clear();
+        self.planes.resize(self.bits * words, 0);
+        for (rank, &(label, found)) in by_label.iter().enumerate() {
+            table[rank] = label;
+            let mask = &self.masks[found * words..(found + 1) * words];
+            for (bit, plane) in self.planes.chunks_exact_mut(words).enumerate() {
+                if rank >> bit & 1 == 1 {
+                    plane.iter_mut().zip(mask).for_each(|(p, &m)| *p |= m);
+                }
+            }
+        }
+        true
+    }
+
+    /// Bit `b` of voxel `voxel`'s index, in the low bit.
+    fn bit(&self, b: usize, voxel: usize) -> u32 {
+        (self.planes[b * self.words + voxel / 64] >> (voxel % 64)) as u32 & 1
+    }
+
+    /// The index of each of the first `count` voxels, into `indices`.
+    fn to_indices(&self, count: usize, indices: &mut Vec<u32>) {
+        indices.clear();
+        indices.extend((0..count).map(|v| (0..self.bits).fold(0, |i, b| i | self.bit(b, v) << b)));
+    }
+
+    /// Packs the indices of a whole block at `BITS` bits each (1, 2 or 4): each packed word
+    /// interleaves the bits of 32 / `BITS` voxels taken from every plane at once.
+    fn pack<const BITS: usize>(&self, packed: &mut [u32]) {
+        let per_word = 32 / BITS;
+        let (planes, words) = (&self.planes, self.words);
+        for (w, word) in packed.iter_mut().enumerate() {
+            let (plane_word, shift) = (w * per_word / 64, w * per_word % 64);
+            *word = (0..BITS).fold(0, |word, b| {
+                let bits = (planes[b * words + plane_word] >> shift) as u32;
+                word | spread::<BITS>(bits) << b
+            });
+        }
+    }
+}
+
+/// Bit `k` set for each voxel `k` of `group` (at most 64) equal to `label`.
+fn equal_mask<L: Label>(group: &[L], label: L) -> u64 {
+    match <&[L; 64]>::try_from(group) {
+        // Sixteen at a time, which the compiler turns into vector compares and bit masks.
+        Ok(group) => group
+            .chunks_exact(16)
+            .enumerate()
+            .fold(0, |mask, (i, sixteen)| {
+                let bits = sixteen.iter().enumerate().fold(0u16, |bits, (k, &value)| {
+                    bits | u16::from(value == label) << k
+                });
+                mask | u64::from(bits) << (16 * i)
+            }),
+        Err(_) => group
             .iter()
-            .fold(false, |any, &index| any | (index == UNSEEN))
-    })?;
-    let voxel = rest[group * 16..]
-        .iter()
-        .position(|&index| index == UNSEEN)?;
-    Some(from + group * 16 + voxel)
+            .enumerate()
+            .fold(0, |mask, (k, &value)| mask | u64::from(value == label) << k),
+    }
+}
+
+/// The low 32 / `BITS` bits of `bits`, moved to every `BITS`-th bit: bit `k` to bit `k * BITS`.
+fn spread<const BITS: usize>(bits: u32) -> u32 {
+    match BITS {
+        1 => bits,
+        2 => {
+            let x = bits & 0xFFFF;
+            let x = (x | x << 8) & 0x00FF_00FF;
+            let x = (x | x << 4) & 0x0F0F_0F0F;
+            let x = (x | x << 2) & 0x3333_3333;
+            (x | x << 1) & 0x5555_5555
+        }
+        _ => {
+            let x = bits & 0xFF;
+            let x = (x | x << 12) & 0x000F_000F;
+            let x = (x | x << 6) & 0x0303_0303;
+            (x | x << 3) & 0x1111_1111
+        }
+    }
 }
 
 /// Whether every label equals `first`, in fixed-size groups the compiler vectorises.
@@ -511,6 +605,23 @@ mod tests {
         let table_start = 1 + (encoded[1] & 0xFF_FFFF) as usize;
         let table: Vec<u32> = encoded[table_start..].iter().step_by(2).copied().collect();
         assert_eq!(table, (937..=1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn blocks_of_few_labels_round_trip_at_every_index_width() {
+        // 2 to 17 labels: 1-, 2- and 4-bit planes, then the sort; blocks of 64 voxels, of fewer
+        // than 64, and partial ones at the chunk edge.
+        for labels in 2..=17u64 {
+            let chunk = Array4::from_shape_fn((1, 9, 10, 11), |(_, z, y, x)| {
+                1000 - ((x * 7 + y * 3 + z * 5) as u64 % labels) * 37
+            });
+            for block in [[8, 8, 8], [4, 4, 4], [5, 3, 2]] {
+                let encoded = encode(chunk.view(), block, false).unwrap();
+                let mut decoded = vec![0u64; chunk.len()];
+                decode_into(&encoded, [11, 10, 9], block, 1, &mut decoded).unwrap();
+                assert_eq!(decoded, chunk.iter().copied().collect::<Vec<_>>());
+            }
+        }
     }
 
     #[test]
