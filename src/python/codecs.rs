@@ -1,31 +1,21 @@
-//! The `ngcodec._native` extension: borrows NumPy buffers, releases the GIL around codec work and
-//! turns codec errors into Python exceptions. No codec logic lives here.
+//! Bindings of the chunk codecs (raw, compressed_segmentation).
 
 use ndarray::ArrayView4;
-use numpy::{PyArray4, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray4};
+use numpy::{PyArrayMethods, PyReadonlyArray1, PyReadonlyArray4};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes};
+
+use super::{empty, to_py_err};
 
 use crate::compressed_segmentation::{self, Label, Shape3};
 use crate::element::Element;
-use crate::error::Error;
 use crate::raw;
-
-pyo3::import_exception!(ngcodec.chunk_encoding, InvalidFormatError);
-
-fn to_py_err(error: Error) -> PyErr {
-    match error {
-        Error::InvalidFormat(message) => InvalidFormatError::new_err(message),
-        Error::InvalidArgument(message) => PyValueError::new_err(message),
-    }
-}
 
 /// A (C, Z, Y, X) chunk of unsigned values, in any layout; signed and float data arrive viewed as
 /// the unsigned type of the same size.
 #[derive(FromPyObject)]
-enum RawChunk<'py> {
+pub(super) enum RawChunk<'py> {
     U8(PyReadonlyArray4<'py, u8>),
     U16(PyReadonlyArray4<'py, u16>),
     U32(PyReadonlyArray4<'py, u32>),
@@ -35,20 +25,20 @@ enum RawChunk<'py> {
 /// An encoded chunk: `bytes` as they are (immutable, so readable without the GIL), or any other
 /// buffer as a uint8 array.
 #[derive(FromPyObject)]
-enum EncodedChunk<'py> {
+pub(super) enum EncodedChunk<'py> {
     Bytes(Bound<'py, PyBytes>),
     Array(PyReadonlyArray1<'py, u8>),
 }
 
 #[derive(FromPyObject)]
-enum LabelChunk<'py> {
+pub(super) enum LabelChunk<'py> {
     U32(PyReadonlyArray4<'py, u32>),
     U64(PyReadonlyArray4<'py, u64>),
 }
 
 /// Encodes a chunk to raw bytes (little-endian, x fastest).
 #[pyfunction]
-fn raw_encode<'py>(
+pub(super) fn raw_encode<'py>(
     py: Python<'py>,
     chunk: RawChunk<'py>,
     byteswapped: bool,
@@ -76,7 +66,7 @@ fn raw_encode_view<'py, T: Element>(
 
 /// Encodes a (C, Z, Y, X) uint32 or uint64 chunk to compressed_segmentation.
 #[pyfunction]
-fn compressed_segmentation_encode<'py>(
+pub(super) fn compressed_segmentation_encode<'py>(
     py: Python<'py>,
     chunk: LabelChunk<'py>,
     block_size: Shape3,
@@ -98,7 +88,7 @@ fn compressed_segmentation_encode<'py>(
 /// Decodes compressed_segmentation into a new (C, Z, Y, X) array of uint32 or uint64 labels,
 /// as `label_bytes` says.
 #[pyfunction]
-fn compressed_segmentation_decode<'py>(
+pub(super) fn compressed_segmentation_decode<'py>(
     py: Python<'py>,
     buf: EncodedChunk<'py>,
     chunk_size: Shape3,
@@ -140,35 +130,4 @@ fn decode_labels<'py, T: Label + numpy::Element>(
         .map_err(to_py_err)?;
     }
     Ok(array.into_any())
-}
-
-/// A new C-order array for the decoder to fill, or a Python exception if it cannot be had:
-/// `ValueError` when its size overflows, `MemoryError` from NumPy when it cannot be allocated
-/// (`PyArray4::zeros` would panic instead, for a header that passes its check but asks for a huge
-/// chunk). Not zeroed: the decoder writes every voxel, and the array is dropped if it fails.
-fn empty<'py, T: Element + numpy::Element>(
-    py: Python<'py>,
-    shape: [usize; 4],
-) -> PyResult<Bound<'py, PyArray4<T>>> {
-    let bytes = shape
-        .iter()
-        .try_fold(T::SIZE, |bytes, &axis| bytes.checked_mul(axis))
-        .filter(|&bytes| isize::try_from(bytes).is_ok());
-    if bytes.is_none() {
-        return Err(PyValueError::new_err(format!(
-            "a chunk of shape {shape:?} (C, Z, Y, X) is too large for any array"
-        )));
-    }
-    // Looked up once: an import per call would hold the GIL long enough to slow threads.
-    static NUMPY_EMPTY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let numpy_empty = NUMPY_EMPTY.import(py, "numpy", "empty")?;
-    let array = numpy_empty.call1((shape, numpy::dtype::<T>(py)))?;
-    Ok(array.cast_into::<PyArray4<T>>()?)
-}
-
-/// Fast codecs for Neuroglancer precomputed chunks.
-#[pymodule]
-mod _native {
-    #[pymodule_export]
-    use super::{compressed_segmentation_decode, compressed_segmentation_encode, raw_encode};
 }

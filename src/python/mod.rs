@@ -1,0 +1,55 @@
+//! The `ngcodec._native` extension: borrows NumPy buffers, releases the GIL around Rust work and
+//! turns Rust errors into Python exceptions. No codec or kernel logic lives here; one file per
+//! area of the library.
+
+use numpy::PyArray4;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+use crate::element::Element;
+use crate::error::Error;
+
+mod codecs;
+
+pyo3::import_exception!(ngcodec.chunk_encoding, InvalidFormatError);
+
+fn to_py_err(error: Error) -> PyErr {
+    match error {
+        Error::InvalidFormat(message) => InvalidFormatError::new_err(message),
+        Error::InvalidArgument(message) => PyValueError::new_err(message),
+    }
+}
+
+/// A new C-order array for the decoder to fill, or a Python exception if it cannot be had:
+/// `ValueError` when its size overflows, `MemoryError` from NumPy when it cannot be allocated
+/// (`PyArray4::zeros` would panic instead, for a header that passes its check but asks for a huge
+/// chunk). Not zeroed: the decoder writes every voxel, and the array is dropped if it fails.
+fn empty<'py, T: Element + numpy::Element>(
+    py: Python<'py>,
+    shape: [usize; 4],
+) -> PyResult<Bound<'py, PyArray4<T>>> {
+    let bytes = shape
+        .iter()
+        .try_fold(T::SIZE, |bytes, &axis| bytes.checked_mul(axis))
+        .filter(|&bytes| isize::try_from(bytes).is_ok());
+    if bytes.is_none() {
+        return Err(PyValueError::new_err(format!(
+            "a chunk of shape {shape:?} (C, Z, Y, X) is too large for any array"
+        )));
+    }
+    // Looked up once: an import per call would hold the GIL long enough to slow threads.
+    static NUMPY_EMPTY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let numpy_empty = NUMPY_EMPTY.import(py, "numpy", "empty")?;
+    let array = numpy_empty.call1((shape, numpy::dtype::<T>(py)))?;
+    Ok(array.cast_into::<PyArray4<T>>()?)
+}
+
+/// Fast codecs for Neuroglancer precomputed chunks.
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::codecs::{
+        compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
+    };
+}
