@@ -1,0 +1,1 @@
+"""The precomputed format: the info file and its scales, the chunk grid and chunk names."""

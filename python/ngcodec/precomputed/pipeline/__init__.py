@@ -1,0 +1,1 @@
+"""Jobs over whole datasets: plan the work, move arrays between inputs and volumes."""
