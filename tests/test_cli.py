@@ -10,6 +10,7 @@ import pytest
 
 import ngcodec.volume as nv
 from ngcodec import cli
+from ngcodec.cli import convert as cli_convert
 from ngcodec.cli import main
 
 
@@ -222,7 +223,7 @@ def test_interrupted_conversion_exits_with_130(npy, tmp_path, capsys, monkeypatc
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nv, "write_volume", interrupt)
+    monkeypatch.setattr(cli_convert, "write_volume", interrupt)
     code, _, stderr = run(["convert", path, tmp_path / "out"], capsys)
     assert code == 130 and "run the same command again to resume" in stderr
 

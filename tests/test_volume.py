@@ -416,7 +416,7 @@ def test_a_failed_write_leaves_no_partial_chunk(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(nv.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="No space"):
         nv.write_volume(data, tmp_path, encoding="compressed_segmentation", chunk_size=16, jobs=1)
     monkeypatch.undo()

@@ -1,0 +1,240 @@
+"""``ngcodec convert``: write volumes (or the built-in sample) to precomputed datasets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ngcodec.chunk_encoding import InvalidInfoError
+from ngcodec.cli.common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    CommandError,
+    Progress,
+    megabytes,
+    usage_error,
+)
+from ngcodec.precomputed.format import make_info
+from ngcodec.precomputed.parallel import job_count
+from ngcodec.precomputed.pipeline.arrays import (
+    AxisOrderView,
+    UnrepresentableValuesError,
+    check_castable,
+    default_data_type,
+)
+from ngcodec.precomputed.pipeline.write import WriteStats, write_volume
+from ngcodec.precomputed.volume import DatasetExistsError, PrecomputedVolume
+
+__all__ = ["run_convert"]
+
+
+def _summary(label: str, stats: WriteStats) -> str:
+    ratio = stats.compression_ratio
+    rate = stats.megabytes_per_second
+    return (
+        f"{label}: {stats.chunks_written} chunks written, {stats.chunks_skipped} already there; "
+        f"{megabytes(stats.bytes_in)} in, {megabytes(stats.bytes_out)} out"
+        + (f" (ratio {ratio:.1f})" if not math.isnan(ratio) else "")
+        + f"; {stats.seconds:.2f} s"
+        + (f", {rate:.0f} MB/s" if stats.chunks_written and not math.isnan(rate) else "")
+    )
+
+
+def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    paths = args.paths
+    if args.sample:
+        if len(paths) != 1:
+            usage_error(parser, args, "with --sample, give only OUTPUT_DIR")
+        if args.encoding is not None or args.data_type is not None or args.axes is not None:
+            usage_error(parser, args, "--sample chooses its own --encoding, --data-type and --axes")
+    elif len(paths) != 2:
+        usage_error(parser, args, "give INPUT and OUTPUT_DIR (or --sample OUTPUT_DIR)")
+    if args.jobs is not None and args.scheduler not in (None, "local"):
+        usage_error(
+            parser,
+            args,
+            "--jobs sets local threads or workers; a remote scheduler has its own workers",
+        )
+    output = Path(paths[-1])
+
+    jobs: list[tuple[str, Any, Path, dict[str, Any]]] = []
+    common = {
+        "chunk_size": args.chunk_size,
+        "block_size": args.block_size,
+        "voxel_offset": args.voxel_offset,
+        "layer_type": args.layer_type,
+        "key": args.key,
+        "gzip": args.gzip,
+        "gzip_level": args.gzip_level,
+        "overwrite": args.overwrite,
+        "encoder_options": {
+            name: getattr(args, name)
+            for name in ("jpeg_quality", "jpeg_plane", "png_level")
+            if getattr(args, name, None) is not None
+        },
+    }
+    if args.sample:
+        from ngcodec.sample import SAMPLE_RESOLUTION, make_sample
+
+        if args.layer_type is not None:
+            usage_error(parser, args, "--sample chooses its own --type")
+        segmentation, image = make_sample()
+        resolution = args.resolution or list(SAMPLE_RESOLUTION)
+        jobs.append(
+            (
+                "segmentation",
+                segmentation,
+                output / "segmentation",
+                {**common, "encoding": "compressed_segmentation", "resolution": resolution},
+            )
+        )
+        jobs.append(
+            (
+                "image",
+                image,
+                output / "image",
+                {**common, "encoding": "jpeg", "resolution": resolution},
+            )
+        )
+    else:
+        from ngcodec.sources import UnreadableInputError, open_input
+
+        try:
+            source = open_input(paths[0])
+        except UnreadableInputError as exc:
+            raise CommandError(str(exc), EXIT_INPUT) from exc
+        options = {
+            **common,
+            "encoding": args.encoding or "raw",
+            "resolution": args.resolution or [1, 1, 1],
+            "data_type": args.data_type,
+            "axes": args.axes or source.axes,
+        }
+        jobs.append((str(paths[0]), source, output, options))
+
+    results = []
+    for label, array, path, options in jobs:
+        try:
+            stats = _convert_one(parser, args, label, array, path, options)
+        finally:
+            if hasattr(array, "close"):
+                array.close()
+        results.append((label, path, stats))
+        if not args.json:
+            print(_summary(str(path), stats))
+    if args.json:
+        print(
+            json.dumps(
+                [{"input": label, "output": str(path), **s.as_dict()} for label, path, s in results]
+            )
+        )
+    return EXIT_OK
+
+
+def _convert_one(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    label: str,
+    array: Any,
+    path: Path,
+    options: dict[str, Any],
+) -> WriteStats:
+    from ngcodec.sources import UnreadableInputError
+
+    # Check the options before any work, so that a bad combination is a usage error (exit 2).
+    try:
+        view = AxisOrderView(array, options.get("axes"))
+        data_type = options.get("data_type") or default_data_type(view.dtype)
+        info = make_info(
+            data_type=data_type,
+            num_channels=view.shape[0],
+            size=view.shape[:0:-1],
+            **{
+                k: options[k]
+                for k in ("encoding", "chunk_size", "resolution", "voxel_offset", "block_size")
+            },
+            layer_type=options["layer_type"],
+            key=options["key"],
+        )
+        check_castable(view.dtype, data_type)
+        PrecomputedVolume(path, info, encoder_options=options["encoder_options"])
+    except (InvalidInfoError, ValueError, TypeError) as exc:
+        usage_error(parser, args, f"{label}: {exc}")
+    total = PrecomputedVolume(path, info).num_chunks
+    progress = Progress(args.progress, total, path.name)
+    try:
+        if args.scheduler is not None:
+            return _convert_distributed(args, array, path, options, progress)
+        return write_volume(array, path, jobs=args.jobs, progress=progress, **options)
+    except DatasetExistsError as exc:
+        raise CommandError(f"{exc} (--overwrite replaces it)", EXIT_OUTPUT) from exc
+    except (UnreadableInputError, UnrepresentableValuesError) as exc:
+        raise CommandError(str(exc), EXIT_INPUT) from exc
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename).resolve().is_relative_to(path.resolve()):
+            raise CommandError(f"cannot write {exc.filename}: {exc.strerror}", EXIT_OUTPUT) from exc
+        raise CommandError(f"{label}: {exc}", EXIT_INPUT) from exc
+    finally:
+        progress.close()
+
+
+def _convert_distributed(
+    args: argparse.Namespace,
+    array: Any,
+    path: Path,
+    options: dict[str, Any],
+    progress: Progress,
+) -> WriteStats:
+    try:
+        import dask.array as da
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise CommandError(
+            f"--scheduler needs dask.distributed: pip install 'ngcodec[dask]' ({exc})", EXIT_USAGE
+        ) from exc
+    from ngcodec.distributed import aligned_block_shape, to_precomputed
+
+    # Blocks on the chunk grid from the start, so that each task reads its own part of the file.
+    view = AxisOrderView(array, options.get("axes"))
+    data_type = options.get("data_type") or default_data_type(view.dtype)
+    info = make_info(
+        data_type=data_type,
+        num_channels=view.shape[0],
+        size=view.shape[:0:-1],
+        encoding=options["encoding"],
+        chunk_size=options["chunk_size"],
+    )
+    block = aligned_block_shape(PrecomputedVolume(path, info))
+    darr = da.from_array(
+        view,
+        chunks=block,
+        name=False,
+        asarray=True,
+        lock=False,
+        meta=np.empty((0,) * 4, view.dtype),
+    )
+    options = {**options, "axes": None}
+    if args.scheduler == "local":
+        workers = args.jobs or job_count(None)
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster),
+        ):
+            return to_precomputed(darr, path, progress=progress, **options)  # type: ignore[no-any-return]
+    try:
+        client = Client(args.scheduler, timeout="10s")
+    except OSError as exc:
+        raise CommandError(
+            f"cannot reach the scheduler {args.scheduler}: {exc}", EXIT_USAGE
+        ) from exc
+    with client:
+        return to_precomputed(darr, path, progress=progress, **options)  # type: ignore[no-any-return]

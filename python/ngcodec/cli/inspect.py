@@ -1,0 +1,153 @@
+"""``ngcodec info`` and ``ngcodec verify``: describe a dataset, and check every chunk of it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ngcodec.cli.common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_VERIFY_FAILED,
+    CommandError,
+    Progress,
+    megabytes,
+)
+from ngcodec.precomputed.pipeline.verify import verify_volume
+from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
+
+__all__ = ["run_info", "run_verify"]
+
+MAX_LISTED = 20
+"""How many failing chunks ``verify`` names before it only counts."""
+
+
+def _open_dataset(path: str, key: str | None = None) -> PrecomputedVolume:
+    try:
+        return PrecomputedVolume.open(path, key)
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"{path} is not a precomputed dataset (no info file)", EXIT_INPUT
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}", EXIT_INPUT) from exc
+
+
+def _pretty_json(value: Any, indent: str = "") -> str:
+    """JSON with one member per line, but lists of numbers on one line, as people write info."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        members = [f"{inner}{json.dumps(k)}: {_pretty_json(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(members) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        if all(isinstance(v, list) for v in value):
+            return "[" + ", ".join(_pretty_json(v, inner) for v in value) + "]"
+        items = [inner + _pretty_json(v, inner) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+    return json.dumps(value)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    first = _open_dataset(args.dataset, args.key)
+    keys = [args.key] if args.key else [s.get("key") for s in first.info["scales"]]
+    scales = []
+    for key in keys:
+        volume = _open_dataset(args.dataset, key)
+        stored_chunks = volume.stored_chunks()
+        expected = {box.name: box for box in volume.chunk_boxes()}
+        present = set(stored_chunks)
+        stored = sum(chunk.size for chunk in stored_chunks.values())
+        decoded = sum(volume.chunk_nbytes(expected[n]) for n in present if n in expected)
+        scales.append(
+            {
+                "key": volume.key,
+                "size": list(volume.size),
+                "chunk_size": list(volume.chunk_size),
+                "encoding": volume.scale["encoding"],
+                "chunks_expected": len(expected),
+                "chunks_present": len(present & expected.keys()),
+                "chunks_missing": len(expected.keys() - present),
+                "chunks_gzipped": sum(1 for chunk in stored_chunks.values() if chunk.gzipped),
+                "unexpected_files": sorted(n for n in present if n not in expected),
+                "bytes_stored": stored,
+                "bytes_decoded": decoded,
+                "compression_ratio": decoded / stored if stored else None,
+            }
+        )
+    if args.json:
+        print(json.dumps({"info": first.info, "scales": scales}))
+        return EXIT_OK
+    print(_pretty_json(first.info))
+    for s in scales:
+        x, y, z = s["size"]
+        ratio = s["compression_ratio"]
+        print(
+            f"scale {s['key']}: {x}x{y}x{z} voxels in {s['chunks_expected']} chunks of "
+            f"{'x'.join(map(str, s['chunk_size']))}, {s['encoding']}\n"
+            f"  {s['chunks_present']} present ({s['chunks_gzipped']} gzipped), "
+            f"{s['chunks_missing']} missing; {megabytes(s['bytes_stored'])} stored for "
+            f"{megabytes(s['bytes_decoded'])} of data" + (f" (ratio {ratio:.1f})" if ratio else "")
+        )
+        if s["unexpected_files"]:
+            print(f"  {len(s['unexpected_files'])} chunk files outside the grid")
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    volume = _open_dataset(args.dataset, args.key)
+    reference = None
+    if args.input is not None:
+        from ngcodec.sources import UnreadableInputError, open_input
+
+        try:
+            reference = open_input(args.input)
+        except UnreadableInputError as exc:
+            raise CommandError(str(exc), EXIT_INPUT) from exc
+    progress = Progress(args.progress, volume.num_chunks, Path(args.dataset).name)
+    try:
+        report = verify_volume(
+            args.dataset,
+            reference,
+            key=volume.key,
+            axes=args.axes or getattr(reference, "axes", None),
+            tolerance=args.tolerance,
+            jobs=args.jobs,
+            progress=progress,
+        )
+    except (ChunkError, OSError) as exc:
+        raise CommandError(str(exc), EXIT_INPUT) from exc
+    except ValueError as exc:  # the input's shape differs from the dataset's
+        raise CommandError(str(exc), EXIT_VERIFY_FAILED) from exc
+    finally:
+        progress.close()
+        if reference is not None:
+            reference.close()
+    if args.json:
+        print(json.dumps(report.as_dict()))
+        return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
+    for title, items in (
+        ("missing", report.missing),
+        ("cannot be decoded", [f"{name}: {why}" for name, why in report.corrupt]),
+        ("differ from the input", [f"{n} (max difference {e:g})" for n, e in report.mismatched]),
+    ):
+        if items:
+            print(f"{len(items)} chunks {title}:")
+            for line in items[:MAX_LISTED]:
+                print(f"  {line}")
+            if len(items) > MAX_LISTED:
+                print(f"  ... and {len(items) - MAX_LISTED} more")
+    compared = ""
+    if report.compared:
+        compared = (
+            "; identical to the input"
+            if report.max_abs_error == 0
+            else f"; largest difference from the input {report.max_abs_error:g}"
+        )
+    status = "ok" if report.ok else "FAILED"
+    print(
+        f"{args.dataset}: {status}: {report.chunks_ok} of {report.chunks_total} chunks decoded"
+        f"{compared if report.ok or report.mismatched else ''} ({report.seconds:.2f} s)"
+    )
+    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED

@@ -1,0 +1,205 @@
+"""The ``ngcodec`` command line: its commands and options."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from ngcodec.chunk_encoding import add_argparse_options
+from ngcodec.precomputed.format import ENCODINGS
+from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
+
+__all__ = ["build_parser"]
+
+
+def _vec3_arg(kind: Callable[[str], Any], name: str) -> Callable[[str], list[Any]]:
+    """An argparse type for ``N`` (the same on every axis) or ``X,Y,Z``."""
+
+    def parse(text: str) -> list[Any]:
+        parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
+        try:
+            values = [kind(p) for p in parts]
+        except ValueError:
+            values = []
+        if len(values) == 1:
+            values *= 3
+        if len(values) != 3:
+            raise argparse.ArgumentTypeError(f"{name} must be N or X,Y,Z, got {text!r}")
+        return values
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _gzip_level(text: str) -> int:
+    value = _positive_int(text)
+    if value > 9:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 9, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        __version__ = version("ngcodec")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        __version__ = "unknown"
+
+    parser = argparse.ArgumentParser(
+        prog="ngcodec",
+        description="Convert volumes to Neuroglancer precomputed datasets, and check them.",
+        epilog="Exit codes: 0 ok, 1 verification failed, 2 bad arguments, 3 unreadable input, "
+        "4 output not writable, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"ngcodec {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    convert = commands.add_parser(
+        "convert",
+        help="write a volume (.npy, .tif/.tiff, zarr) to a precomputed dataset",
+        usage="ngcodec convert [options] INPUT OUTPUT_DIR\n       ngcodec convert [options] "
+        "--sample OUTPUT_DIR",
+        description="Write a volume to a single-scale precomputed dataset: an info file and one "
+        "file per chunk. Chunks already written are skipped, so running the same command again "
+        "after an interruption finishes the job.",
+    )
+    convert.add_argument("paths", nargs="+", metavar="INPUT OUTPUT_DIR", help=argparse.SUPPRESS)
+    convert.add_argument(
+        "--sample",
+        action="store_true",
+        help="write a built-in synthetic sample instead of an input: OUTPUT_DIR/segmentation "
+        "(compressed_segmentation) and OUTPUT_DIR/image (jpeg)",
+    )
+    layout = convert.add_argument_group("dataset")
+    layout.add_argument(
+        "--encoding",
+        choices=ENCODINGS,
+        help="chunk encoding (default: raw)",
+    )
+    layout.add_argument(
+        "--chunk-size",
+        type=_vec3_arg(int, "chunk size"),
+        default=[64, 64, 64],
+        metavar="N|X,Y,Z",
+        help="chunk size in voxels (default: 64)",
+    )
+    layout.add_argument(
+        "--block-size",
+        type=_vec3_arg(int, "block size"),
+        default=[8, 8, 8],
+        metavar="N|X,Y,Z",
+        help="compressed_segmentation block size (default: 8)",
+    )
+    layout.add_argument(
+        "--resolution",
+        type=_vec3_arg(float, "resolution"),
+        metavar="R|X,Y,Z",
+        help="voxel size in nanometres (default: 1; the sample's is 8)",
+    )
+    layout.add_argument(
+        "--voxel-offset",
+        type=_vec3_arg(int, "voxel offset"),
+        default=[0, 0, 0],
+        metavar="X,Y,Z",
+        help="global coordinates of the first voxel (default: 0,0,0)",
+    )
+    layout.add_argument(
+        "--type",
+        dest="layer_type",
+        choices=("image", "segmentation"),
+        help="layer type (default: segmentation for compressed_segmentation, else image)",
+    )
+    layout.add_argument("--key", help="scale directory name (default: the resolution, e.g. 8_8_40)")
+    layout.add_argument(
+        "--data-type",
+        help="data type of the dataset (default: the input's); integer values are checked to fit",
+    )
+    layout.add_argument(
+        "--axes",
+        help="axis order of the input, e.g. xyz or zyxc (default: zyx for 3-D, czyx for 4-D, or "
+        "what a TIFF file declares)",
+    )
+    layout.add_argument(
+        "--no-gzip",
+        dest="gzip",
+        action="store_false",
+        help="write raw and compressed_segmentation chunks as plain files, not gzipped .gz files",
+    )
+    layout.add_argument(
+        "--gzip-level",
+        type=_gzip_level,
+        default=DEFAULT_GZIP_LEVEL,
+        metavar="1-9",
+        help=f"gzip level (default: {DEFAULT_GZIP_LEVEL})",
+    )
+    layout.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a different dataset at OUTPUT_DIR and rewrite every chunk",
+    )
+    add_argparse_options(convert, allow_lossy=True)
+    running = convert.add_argument_group("running")
+    running.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive_int,
+        metavar="N",
+        help="encoding threads, or workers with --scheduler local (default: one per CPU)",
+    )
+    running.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a dask.distributed scheduler (tcp://host:8786), or 'local' for a local "
+        "cluster of --jobs worker processes; needs ngcodec[dask]",
+    )
+    _add_output_options(running)
+    convert.set_defaults(subparser=convert)
+
+    info = commands.add_parser("info", help="print a dataset's info and storage statistics")
+    info.add_argument("dataset", metavar="DATASET")
+    info.add_argument("--key", help="only this scale")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(subparser=info)
+
+    verify = commands.add_parser(
+        "verify",
+        help="decode every chunk of a dataset, and compare with the input if given",
+        description="Decode every chunk; report missing and undecodable chunks and, given the "
+        "input, chunks that differ from it. Exit code 1 if any.",
+    )
+    verify.add_argument("dataset", metavar="DATASET")
+    verify.add_argument("input", metavar="INPUT", nargs="?")
+    verify.add_argument("--key", help="the scale to verify (default: the first)")
+    verify.add_argument("--axes", help="axis order of INPUT, as for convert")
+    verify.add_argument(
+        "--tolerance",
+        type=float,
+        help="largest absolute difference accepted (default: 0, or none for jpeg: the largest "
+        "difference is only reported)",
+    )
+    verify.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="decoding threads")
+    _add_output_options(verify)
+    verify.set_defaults(subparser=verify)
+    return parser
+
+
+def _add_output_options(parser: Any) -> None:
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on standard error (default: when it is a terminal)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")

@@ -1,0 +1,210 @@
+"""Write dask arrays to precomputed datasets, one task per group of chunks, on any dask scheduler.
+
+:func:`to_precomputed` is to a precomputed dataset what ``dask.array.to_zarr`` is to zarr: the
+client writes the ``info`` file, then each block of the (rechunked if need be) array becomes one
+task that encodes and writes the chunks it covers. It runs on whichever scheduler dask is set up
+to use: the local threads by default, or a ``dask.distributed`` cluster when a ``Client`` exists
+(``LocalCluster``, dask-jobqueue, dask-kubernetes, a cloud deployment: nothing here is specific
+to any). The workers must see the output directory at the same path: a shared file system.
+
+Tasks hold only a :class:`~ngcodec.precomputed.volume.PrecomputedVolume` (store, info, encoder
+options) and the block; there is no global state, and every chunk is written atomically, so a job
+that was stopped resumes by running it again: blocks whose chunks all exist are not even read.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ngcodec.precomputed.format import Box
+from ngcodec.precomputed.pipeline.arrays import AXES_3D, AXES_4D
+from ngcodec.precomputed.pipeline.write import (
+    ProgressCallback,
+    WriteStats,
+    create_dataset_for,
+    write_block,
+)
+from ngcodec.precomputed.store import Store
+from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
+from ngcodec.precomputed.volume import PrecomputedVolume
+
+__all__ = ["DEFAULT_TASK_BYTES", "aligned_block_shape", "to_precomputed"]
+
+DEFAULT_TASK_BYTES = 64 * 2**20
+"""The input bytes one task reads, when the array must be rechunked (at least one chunk)."""
+
+
+def aligned_block_shape(
+    volume: PrecomputedVolume, max_bytes: int = DEFAULT_TASK_BYTES
+) -> tuple[int, int, int, int]:
+    """A (C, Z, Y, X) dask chunk shape on the chunk grid: one chunk deep, rows of whole chunks.
+
+    :param max_bytes: the most bytes a block holds (at least one chunk)
+    """
+    cx, cy, cz = volume.chunk_size
+    gx, gy, _ = volume.grid_shape
+    chunk_bytes = volume.num_channels * cx * cy * cz * volume.dtype.itemsize
+    nx = max(1, min(gx, max_bytes // chunk_bytes))
+    ny = max(1, min(gy, max_bytes // (chunk_bytes * nx))) if nx == gx else 1
+    return (volume.num_channels, cz, ny * cy, nx * cx)
+
+
+def _is_aligned(chunks: Sequence[int], step: int) -> bool:
+    """Whether every block boundary along an axis falls on the chunk grid."""
+    return all(n % step == 0 for n in chunks[:-1])
+
+
+def _czyx(array: Any, axes: str | None) -> Any:
+    """The dask array with axes (C, Z, Y, X), transposed lazily."""
+    if axes is None:
+        axes = {3: AXES_3D, 4: AXES_4D}.get(array.ndim)
+        if axes is None:
+            raise ValueError(
+                f"the array must have 3 axes (Z, Y, X) or 4 (C, Z, Y, X), got shape {array.shape}"
+            )
+    axes = axes.lower()
+    if sorted(axes) not in (sorted(AXES_3D), sorted(AXES_4D)) or len(axes) != array.ndim:
+        raise ValueError(
+            f"axes must be a permutation of 'zyx' or 'czyx' matching the array's {array.ndim} "
+            f"axes, got {axes!r}"
+        )
+    if "c" not in axes:
+        array = array[None]
+        axes = "c" + axes
+    return array.transpose([axes.index(a) for a in AXES_4D])
+
+
+def to_precomputed(
+    array: Any,
+    path: str | os.PathLike[str] | Store,
+    *,
+    encoding: str = "raw",
+    chunk_size: Sequence[int] | int = (64, 64, 64),
+    block_size: Sequence[int] | int = (8, 8, 8),
+    resolution: Sequence[float] | float = (1, 1, 1),
+    voxel_offset: Sequence[int] | int = (0, 0, 0),
+    layer_type: str | None = None,
+    key: str | None = None,
+    data_type: Any = None,
+    axes: str | None = None,
+    gzip: bool = True,
+    gzip_level: int = DEFAULT_GZIP_LEVEL,
+    encoder_options: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    compute: bool = True,
+    progress: ProgressCallback | None = None,
+    max_task_bytes: int = DEFAULT_TASK_BYTES,
+) -> Any:
+    """Write a dask array (or anything :func:`dask.array.asarray` takes) to a precomputed dataset.
+
+    The options are those of :func:`~ngcodec.precomputed.pipeline.write.write_volume`. Blocks
+    already on the chunk grid and of at most ``max_task_bytes`` are used as they are; otherwise the
+    array is rechunked to blocks of whole chunks of at most ``max_task_bytes``. One task writes one
+    block.
+
+    :param compute: run the tasks now and return
+        :class:`~ngcodec.precomputed.pipeline.write.WriteStats`; if false, return the list of
+        ``dask.delayed`` tasks (each computes to a ``WriteStats``) without running them
+    :param progress: called with the number of chunks finished as tasks finish
+    :raises DatasetExistsError: if ``path`` holds a different dataset and ``overwrite`` is false
+    """
+    import dask
+    import dask.array as da
+
+    started = time.perf_counter()
+    darr = _czyx(da.asarray(array), axes)
+    volume = create_dataset_for(
+        darr.dtype,
+        darr.shape,
+        path,
+        encoding=encoding,
+        chunk_size=chunk_size,
+        block_size=block_size,
+        resolution=resolution,
+        voxel_offset=voxel_offset,
+        layer_type=layer_type,
+        key=key,
+        data_type=data_type,
+        gzip_level=gzip_level,
+        encoder_options=encoder_options,
+        overwrite=overwrite,
+    )
+    cx, cy, cz = volume.chunk_size
+    steps = (volume.num_channels, cz, cy, cx)
+    largest_block = darr.shape[0] * darr.dtype.itemsize * math.prod(max(c) for c in darr.chunks[1:])
+    aligned = all(_is_aligned(c, s) for c, s in zip(darr.chunks[1:], steps[1:], strict=True))
+    if not aligned or largest_block > max(
+        max_task_bytes, volume.chunk_nbytes(Box((0, 0, 0), volume.chunk_size))
+    ):
+        darr = darr.rechunk(aligned_block_shape(volume, max_task_bytes))
+    elif len(darr.chunks[0]) > 1:
+        darr = darr.rechunk({0: -1})
+
+    existing = set() if overwrite else volume.existing_chunk_names()
+    blocks = darr.to_delayed(optimize_graph=True)
+    starts = [np.cumsum((0, *c[:-1])) for c in darr.chunks]
+    level = gzip_level if gzip else None
+    skipped = WriteStats()
+    tasks = []
+    for index in np.ndindex(*darr.numblocks):
+        _, k, j, i = index
+        origin = tuple(
+            int(o + s[n])
+            for o, s, n in zip(volume.voxel_offset, starts[:0:-1], (i, j, k), strict=True)
+        )
+        size = tuple(int(c[n]) for c, n in zip(darr.chunks[:0:-1], (i, j, k), strict=True))
+        box = Box(origin, tuple(o + n for o, n in zip(origin, size, strict=True)))  # type: ignore[arg-type]
+        names = [chunk.name for chunk in volume.chunk_boxes(box)]
+        if all(name in existing for name in names):
+            skipped.chunks_total += len(names)
+            skipped.chunks_skipped += len(names)
+            continue
+        tasks.append(
+            dask.delayed(write_block, pure=False)(
+                volume, blocks[index], origin, gzip_level=level, skip_existing=not overwrite
+            )
+        )
+    if not compute:
+        return tasks
+    if progress is not None and skipped.chunks_total:
+        progress(skipped.chunks_total)
+    stats = skipped
+    for result in _run(tasks):
+        stats = stats + result
+        if progress is not None:
+            progress(result.chunks_total)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _run(tasks: list[Any]) -> Any:
+    """Compute tasks, yielding results as they finish on a distributed client, else all at once."""
+    import dask
+
+    if not tasks:
+        return
+    client = None
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is None:
+        yield from dask.compute(*tasks)
+        return
+    from distributed import as_completed
+
+    futures = client.compute(tasks)
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()

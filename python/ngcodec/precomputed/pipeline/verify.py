@@ -1,0 +1,140 @@
+"""Check a dataset: decode every chunk and compare it with the input it was made from."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from ngcodec.precomputed.format import Box
+from ngcodec.precomputed.parallel import job_count, wait_all
+from ngcodec.precomputed.pipeline.arrays import AxisOrderView
+from ngcodec.precomputed.pipeline.write import (
+    DEFAULT_MAX_SLAB_BYTES,
+    ProgressCallback,
+    plan_slabs,
+    read_slab,
+)
+from ngcodec.precomputed.store import Store
+from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
+
+__all__ = ["VerifyReport", "verify_volume"]
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of :func:`verify_volume`."""
+
+    chunks_total: int = 0
+    chunks_ok: int = 0
+    missing: list[str] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = field(default_factory=list)
+    mismatched: list[tuple[str, float]] = field(default_factory=list)
+    max_abs_error: float = 0.0
+    compared: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every chunk is present, decodes, and matches the reference if one was given."""
+        return not (self.missing or self.corrupt or self.mismatched)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **{f.name: getattr(self, f.name) for f in fields(VerifyReport)},
+            "ok": self.ok,
+        }
+
+
+def verify_volume(
+    path: str | os.PathLike[str] | Store,
+    reference: Any = None,
+    *,
+    key: str | None = None,
+    axes: str | None = None,
+    tolerance: float | None = None,
+    jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+    max_slab_bytes: int = DEFAULT_MAX_SLAB_BYTES,
+) -> VerifyReport:
+    """Decode every chunk of a dataset and, given a reference array, compare them with it.
+
+    :param reference: an array-like of the volume's shape ((Z, Y, X) or (C, Z, Y, X), or ``axes``)
+    :param tolerance: the largest absolute difference accepted; by default 0 for lossless
+        encodings and none (differences are only measured) for jpeg
+    :returns: :class:`VerifyReport`, whose ``ok`` says whether all is well
+    :raises ValueError: if the reference's shape differs from the volume's
+    """
+    started = time.perf_counter()
+    volume = PrecomputedVolume.open(path, key)
+    source = None
+    if reference is not None:
+        source = AxisOrderView(reference, axes)
+        if source.shape != volume.shape:
+            raise ValueError(
+                f"the reference has shape {source.shape} (C, Z, Y, X) but the volume has "
+                f"{volume.shape}"
+            )
+    if tolerance is None and not volume.encoder.lossy:
+        tolerance = 0
+    report = VerifyReport(compared=source is not None)
+    lock = threading.Lock()
+    present = volume.existing_chunk_names()
+
+    def check(box: Box, expected: np.ndarray | None) -> None:
+        problem: tuple[str, str] | None = None
+        error = 0.0
+        if box.name not in present:
+            with lock:
+                report.missing.append(box.name)
+            if progress is not None:
+                progress(1)
+            return
+        try:
+            decoded = volume.read_chunk(box)
+        except ChunkError as exc:
+            problem = (box.name, str(exc))
+        else:
+            if expected is not None:
+                if np.array_equal(decoded, expected):
+                    error = 0.0
+                else:
+                    error = float(
+                        np.max(np.abs(decoded.astype(np.float64) - expected.astype(np.float64)))
+                    )
+        with lock:
+            if problem is not None:
+                report.corrupt.append(problem)
+            else:
+                report.max_abs_error = max(report.max_abs_error, error)
+                if tolerance is not None and error > tolerance:
+                    report.mismatched.append((box.name, error))
+                else:
+                    report.chunks_ok += 1
+        if progress is not None:
+            progress(1)
+
+    jobs = job_count(jobs)
+    with ThreadPoolExecutor(jobs) as pool:
+        for slab in plan_slabs(volume, max_slab_bytes):
+            boxes = list(volume.chunk_boxes(slab))
+            report.chunks_total += len(boxes)
+            data = None if source is None else read_slab(source, volume, slab)
+            futures = [
+                pool.submit(
+                    check,
+                    box,
+                    None if data is None else data[(slice(None), *box.slices_within(slab))],
+                )
+                for box in boxes
+            ]
+            wait_all(futures)
+    for items in (report.missing, report.corrupt, report.mismatched):
+        items.sort()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,77 @@
+"""The store interface: bytes at keys, with gzip as the kind of store expects it.
+
+Keys are ``/``-separated paths relative to the dataset's root (``info``,
+``8_8_40/0-64_0-64_0-64``). A store moves whole objects atomically: a reader sees an object whole
+or not at all, never half-written. Transport compression belongs here: a store knows how it keeps
+gzipped objects (``.gz`` files on disk, ``Content-Encoding`` on object stores) and reads either
+form back as the plain bytes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+__all__ = ["CorruptObjectError", "Store", "StoredObject"]
+
+
+class CorruptObjectError(ValueError):
+    """Raised when a stored object cannot be read back as stored (e.g. a bad gzip stream)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as listed: its size as stored and whether it is kept gzipped."""
+
+    size: int
+    gzipped: bool
+
+
+class Store(ABC):
+    """Bytes at keys. Implementations: :class:`~ngcodec.precomputed.store.local.LocalStore`."""
+
+    location: str
+    """Where the store is, as a user names it (a path or a URL), for messages."""
+
+    @abstractmethod
+    def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        """The object's bytes (gunzipped if kept gzipped), or None if there is none.
+
+        :param max_size: the most bytes the object may hold once gunzipped; more is an error
+        :raises CorruptObjectError: if the object is not what its form says (bad gzip, too large)
+        """
+
+    @abstractmethod
+    def read_range(self, key: str, start: int, stop: int) -> bytes | None:
+        """Bytes ``start`` to ``stop`` (exclusive) of a plain object, fewer if it ends sooner;
+        None if there is no such object."""
+
+    @abstractmethod
+    def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
+        """Store an object atomically, gzipped at ``gzip_level`` unless it is None; the other form
+        of the same key, if present, is removed. Returns the bytes stored."""
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove the object (either form); return whether there was one."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> dict[str, StoredObject]:
+        """The objects directly under ``prefix`` (a directory-like key, ``""`` for the root), by
+        name relative to it; a gzipped object is listed under its plain name."""
+
+    def exists(self, key: str) -> bool:
+        """Whether the object is there, in either form."""
+        parent, _, name = key.rpartition("/")
+        return name in self.list(parent)
+
+    def check_writable(self) -> None:  # noqa: B027 (most stores can always be written to)
+        """Raise :class:`FileExistsError` if a dataset cannot be written here at all."""
+
+    def discard_partial_writes(self, prefix: str = "") -> int:
+        """Remove what killed writers left under ``prefix``; return how many objects.
+
+        Only stores whose writes leave temporary objects have any. Do not call it while another
+        writer works in the same place.
+        """
+        return 0

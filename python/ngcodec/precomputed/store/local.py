@@ -1,0 +1,133 @@
+"""A dataset in a directory of the local file system.
+
+Gzipped objects are files named ``<key>.gz``, the convention of neuroglancer-scripts and
+CloudVolume (a web server sends such a file for the plain name with ``Content-Encoding: gzip``).
+Every write goes to a temporary file in the same directory and is renamed into place, so a killed
+writer leaves at most a hidden ``.tmp`` file, never a half-written object.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from ngcodec.chunk_encoding import InvalidFormatError
+from ngcodec.precomputed.store.base import CorruptObjectError, Store, StoredObject
+from ngcodec.precomputed.store.compression import gzip_compress, gzip_decompress
+
+__all__ = ["GZIP_SUFFIX", "LocalStore"]
+
+GZIP_SUFFIX = ".gz"
+TEMP_SUFFIX = ".tmp"
+
+
+class LocalStore(Store):
+    """Objects as files under a root directory (created on the first write).
+
+    :param root: the directory
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.location = str(self.root)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({self.location!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LocalStore) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def _path(self, key: str, *, gzipped: bool = False) -> Path:
+        return self.root / (key + (GZIP_SUFFIX if gzipped else ""))
+
+    def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        for gzipped in (False, True):
+            path = self._path(key, gzipped=gzipped)
+            try:
+                data = path.read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if not gzipped:
+                return data
+            try:
+                return gzip_decompress(data, max_size)
+            except InvalidFormatError as exc:
+                raise CorruptObjectError(f"{path.name} is not gzip: {exc}") from exc
+        return None
+
+    def read_range(self, key: str, start: int, stop: int) -> bytes | None:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(start)
+                return f.read(max(0, stop - start))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
+        gzipped = gzip_level is not None
+        if gzipped:
+            assert gzip_level is not None
+            data = gzip_compress(data, gzip_level)
+        path = self._path(key, gzipped=gzipped)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
+        try:
+            with open(temp, "wb") as f:
+                f.write(data)
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        # A file of the other form (from a run with the other gzip setting) would shadow this one.
+        self._path(key, gzipped=not gzipped).unlink(missing_ok=True)
+        return len(data)
+
+    def delete(self, key: str) -> bool:
+        found = False
+        for gzipped in (False, True):
+            try:
+                self._path(key, gzipped=gzipped).unlink()
+                found = True
+            except FileNotFoundError:
+                pass
+        return found
+
+    def list(self, prefix: str = "") -> dict[str, StoredObject]:
+        try:
+            entries = list(os.scandir(self.root / prefix))
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        objects: dict[str, StoredObject] = {}
+        for entry in entries:
+            if entry.name.endswith(TEMP_SUFFIX) or not entry.is_file():
+                continue
+            gzipped = entry.name.endswith(GZIP_SUFFIX)
+            name = entry.name.removesuffix(GZIP_SUFFIX)
+            if gzipped and name in objects:
+                continue  # the plain file is the one read
+            objects[name] = StoredObject(entry.stat().st_size, gzipped)
+        return objects
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file() or self._path(key, gzipped=True).is_file()
+
+    def check_writable(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise FileExistsError(f"{self.root} exists and is not a directory")
+
+    def discard_partial_writes(self, prefix: str = "") -> int:
+        directory = self.root / prefix
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        count = 0
+        for name in names:
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                (directory / name).unlink(missing_ok=True)
+                count += 1
+        return count
