@@ -15,6 +15,7 @@ from ngcodec.cli.common import (
     Progress,
     megabytes,
 )
+from ngcodec.cli.inputs import open_source
 from ngcodec.precomputed.pipeline.verify import verify_volume
 from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
 
@@ -96,15 +97,12 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from ngcodec.sources import UnreadableInputError
+
     volume = _open_dataset(args.dataset, args.key)
     reference = None
     if args.input is not None:
-        from ngcodec.sources import UnreadableInputError, open_input
-
-        try:
-            reference = open_input(args.input)
-        except UnreadableInputError as exc:
-            raise CommandError(str(exc), EXIT_INPUT) from exc
+        reference = open_source(args.input, args)
     progress = Progress(args.progress, volume.num_chunks, Path(args.dataset).name)
     try:
         report = verify_volume(
@@ -116,7 +114,7 @@ def run_verify(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             progress=progress,
         )
-    except (ChunkError, OSError) as exc:
+    except (ChunkError, OSError, UnreadableInputError) as exc:
         raise CommandError(str(exc), EXIT_INPUT) from exc
     except ValueError as exc:  # the input's shape differs from the dataset's
         raise CommandError(str(exc), EXIT_VERIFY_FAILED) from exc
