@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+CHUNK = 64
+"""Chunk (block) edge of the chunked formats: zarr, HDF5, N5."""
+
 Writer = Callable[[Path, np.ndarray, tuple[float, float, float]], tuple[Path, dict[str, Any]]]
 
 
@@ -55,7 +58,7 @@ def _zarr_array(path, data, zarr_format, **kwargs):
     array = zarr.create_array(
         store=str(path),
         shape=data.shape,
-        chunks=tuple(min(n, 32) for n in data.shape),
+        chunks=tuple(min(n, CHUNK) for n in data.shape),
         dtype=data.dtype,
         zarr_format=zarr_format,
         **kwargs,
@@ -159,7 +162,7 @@ def write_hdf5(directory, data, voxel_size):
         dataset = file.create_dataset(
             "volumes/labels/neuron_ids",
             data=_zyx_or_czyx(data),
-            chunks=tuple(min(n, 32) for n in _zyx_or_czyx(data).shape),
+            chunks=tuple(min(n, CHUNK) for n in _zyx_or_czyx(data).shape),
             compression="gzip",
         )
         dataset.attrs["resolution"] = list(voxel_size[::-1])
@@ -197,7 +200,7 @@ def write_n5(directory, data, voxel_size):
             "kvstore": {"driver": "file", "path": str(path)},
             "metadata": {
                 "dimensions": list(xyzc.shape),
-                "blockSize": [min(n, 32) for n in xyzc.shape],
+                "blockSize": [min(n, CHUNK) for n in xyzc.shape],
                 "dataType": str(data.dtype),
                 "compression": {"type": "gzip"},
                 "axes": axes,

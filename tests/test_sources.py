@@ -488,6 +488,8 @@ def test_options_that_do_not_apply(tmp_path):
         open_input(tmp_path / "a.npy", level=1)
     with pytest.raises(InputOptionError, match=r"dataset does not apply to npy input"):
         open_input(f"{tmp_path / 'a.npy'}:/x")
+    with pytest.raises(TypeError, match=r"use open_input\(path\)"):
+        InputArray(tmp_path / "a.npy")
     with pytest.raises(UnreadableInputError, match=r"unknown input format 'bmp'"):
         open_input(tmp_path / "a.npy", format="bmp")
     with pytest.raises(UnreadableInputError, match=r"missing.h5:/x does not exist"):
@@ -515,8 +517,8 @@ def test_truncated_and_corrupt_files_name_the_file(tmp_path, kind):
     path, options = write(kind, tmp_path, data)
     file = {
         "hdf5": tmp_path / "volume.h5",
-        "n5": path / "1" / "1" / "0",  # a chunk
-        "zarr3": path / "c" / "0" / "0" / "1" / "1",
+        "n5": path / "0" / "0" / "0",  # the first chunk
+        "zarr3": path / "c" / "0" / "0" / "0" / "0",
     }.get(kind, path)
     content = file.read_bytes()
     file.write_bytes(content[: len(content) // 2])

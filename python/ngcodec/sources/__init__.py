@@ -138,7 +138,8 @@ def open_input(
     :param options: the format's options: ``level`` (zarr, n5: the pyramid level, default 0),
         ``glob`` (slices: which files, e.g. ``"*.png"``), ``dataset`` (hdf5)
     :raises UnreadableInputError: if the path is missing, of an unknown format or unreadable
-    :raises ValueError: if an option does not apply to the format, or a level does not exist
+    :raises InputOptionError: if an option does not apply to the format, or a level does not
+        exist
     """
     path, inner = _split_inner_path(path)
     if inner is not None:
@@ -183,6 +184,8 @@ class InputArray:
     def __init__(self, path: str | os.PathLike[str], **options: Any) -> None:
         self._array: Any = None
         self._closer: Any = None
+        if type(self) is InputArray:
+            raise TypeError("InputArray is the base of the format readers; use open_input(path)")
         self.path = Path(path)
         for name in options:
             if name not in self.option_names:

@@ -52,7 +52,7 @@ class SliceShape(NamedTuple):
 
     def __str__(self) -> str:
         y, x, *channels = self.shape
-        return f"{x}x{y}" + (f"x{channels[0]} channels" if channels else "") + f" {self.dtype}"
+        return f"{x}x{y} {self.dtype}" + (f" with {channels[0]} channels" if channels else "")
 
 
 class SliceDirectory(InputArray):
