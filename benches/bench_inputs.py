@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import shutil
 import sys
 import tempfile
@@ -38,15 +37,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import input_files
+from harness import DEFAULT_DATA, MB, machine
 
 import ngcodec.volume as nv
+from ngcodec.precomputed.pipeline.arrays import AxisOrderView
 from ngcodec.sources import open_input
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 VOXEL_SIZE = (32.0, 32.0, 40.0)  # pinky40's, as the cc3d benchmark README gives it
 SLAB = 64
 READ_ROUNDS = 2
-MB = 1e6
 
 
 def pinky40(data: Path, size: int) -> np.ndarray:
@@ -75,7 +74,7 @@ def disk_bytes(path: Path) -> int:
 
 def time_read(source) -> float:
     """Seconds to read every slab into memory (a copy: a memory map's slice reads nothing)."""
-    view = nv.AxisOrderView(source, source.axes)
+    view = AxisOrderView(source, source.axes)
     started = time.perf_counter()
     for z in range(0, view.shape[1], SLAB):
         np.array(view[:, z : z + SLAB, :, :], copy=True)
@@ -127,9 +126,10 @@ def main() -> None:
     names = args.formats.split(",") if args.formats else list(WRITERS)
 
     data = pinky40(args.data, args.size)[np.newaxis]
+    print(machine())
     print(
         f"pinky40 {'x'.join(map(str, data.shape[1:]))} uint32, {data.nbytes / MB:.0f} MB; "
-        f"{os.cpu_count()} CPUs; convert jobs={args.jobs or 'default'}",
+        f"convert jobs={args.jobs or 'default'}",
         flush=True,
     )
     results, described = [], []

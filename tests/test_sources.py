@@ -17,7 +17,7 @@ import input_files
 import numpy as np
 import pytest
 
-import ngcodec.volume as nv
+from ngcodec.precomputed.pipeline.arrays import AxisOrderView
 from ngcodec.sources import (
     INPUT_FORMATS,
     InputArray,
@@ -48,7 +48,7 @@ def write(kind, directory, data, voxel_size=VOXEL_SIZE):
 
 def read_all(source):
     """The whole input as (C, Z, Y, X), through the axes it declares."""
-    return nv.AxisOrderView(source, source.axes)[:, :, :, :]
+    return AxisOrderView(source, source.axes)[:, :, :, :]
 
 
 @pytest.mark.parametrize("kind", sorted(input_files.WRITERS))
@@ -60,7 +60,7 @@ def test_each_format_reads_back_what_its_library_wrote(tmp_path, kind, channels)
         assert isinstance(source, InputArray) and source.format in INPUT_FORMATS
         assert source.dtype == np.uint16 and source.nbytes == data.nbytes
         np.testing.assert_array_equal(read_all(source), data)
-        view = nv.AxisOrderView(source, source.axes)
+        view = AxisOrderView(source, source.axes)
         np.testing.assert_array_equal(view[:, 2:5, 3:11, 4:5], data[:, 2:5, 3:11, 4:5])
         if kind in input_files.DECLARES_VOXEL_SIZE:
             assert source.voxel_size == VOXEL_SIZE
