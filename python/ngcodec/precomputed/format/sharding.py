@@ -13,6 +13,7 @@ Grid positions and shapes are in chunks, (x, y, z).
 
 from __future__ import annotations
 
+import operator
 import threading
 import zlib
 from collections import OrderedDict
@@ -146,10 +147,16 @@ def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
 def _uint64s(values: ArrayLike, name: str) -> NDArray[np.uint64]:
     """Non-negative integers as a uint64 array; a clear error for anything else."""
     array = np.asarray(values)
-    if array.dtype.kind == "O":
+    if array.dtype.kind in "fO" and not isinstance(values, np.ndarray):
+        # NumPy guesses float64 or object for Python ints past int64: convert each exactly.
+        exact = np.asarray(values, dtype=object)
         try:
-            array = np.array(values, dtype=np.uint64)
-        except (OverflowError, TypeError, ValueError):
+            ints = [operator.index(value) for value in exact.ravel()]
+        except TypeError:
+            raise TypeError(f"{name} must be integers") from None
+        try:
+            array = np.array(ints, dtype=np.uint64).reshape(exact.shape)
+        except (OverflowError, ValueError):
             raise ValueError(f"{name} must be integers from 0 to 2^64 - 1") from None
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integers, not {array.dtype}")
@@ -352,7 +359,7 @@ class ShardReader:
         minishards = file.index
         assert minishards is not None
         chunks: dict[int, bytes] = {}
-        occupied = [minishards[minishards[:, 0] < minishards[:, 1]]]
+        occupied = [minishards]
         for minishard in range(len(minishards)):
             index = self._parse_minishard_index(file, int(shard), minishard)
             occupied.append(index[1:].T)
@@ -361,6 +368,7 @@ class ShardReader:
                 if data is not None:
                     chunks[int(chunk_id)] = data
         ranges = np.concatenate(occupied)
+        ranges = ranges[ranges[:, 0] < ranges[:, 1]]
         ranges = ranges[np.argsort(ranges[:, 0], kind="stable")]
         clash = np.flatnonzero(ranges[1:, 0] < ranges[:-1, 1])
         if clash.size:
