@@ -469,7 +469,7 @@ def test_an_empty_interior_minishard(tmp_path):
         else:
             assert not read[box].any()
             assert reader.read_chunk(chunk_id) is None
-    assert reader.read_shard(0) == chunks
+    assert dict(reader.read_shard(0)) == chunks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,7 +513,7 @@ def test_large_shard_indexes_are_read_entry_by_entry():
     for chunk_id, data in chunks.items():
         assert reader.read_chunk(chunk_id) == data
     assert max(stop - start for _, start, stop in log) < 4096
-    assert reader.read_shard(0) == chunks
+    assert dict(reader.read_shard(0)) == chunks
 
 
 def test_the_legacy_index_and_data_pair():
@@ -524,10 +524,10 @@ def test_the_legacy_index_and_data_pair():
     reader = ShardReader(spec, memory_read_range(files))
     for chunk_id, data in chunks.items():
         assert reader.read_chunk(chunk_id) == data
-    assert reader.read_shard(0) == chunks
+    assert dict(reader.read_shard(0)) == chunks
     files["0.data"] = files["0.data"][:-10]
     with pytest.raises(InvalidFormatError, match=r"0\.index/\.data: minishard 7"):
-        ShardReader(spec, memory_read_range(files)).read_shard(0)
+        dict(ShardReader(spec, memory_read_range(files)).read_shard(0))
 
 
 def test_a_shared_cache_and_its_bound():
@@ -572,7 +572,7 @@ def test_round_trips(preshift, hash_, minishard_bits, shard_bits, index_encoding
     for chunk_id in chunks:
         assert reader.read_chunk(chunk_id) == stored.get(chunk_id)
     for shard, members in by_shard.items():
-        assert reader.read_shard(shard) == {i: d for i, d in members.items() if i in stored}
+        assert dict(reader.read_shard(shard)) == {i: d for i, d in members.items() if i in stored}
 
 
 def test_encode_shard_refuses_chunks_of_two_shards_and_accepts_any_buffer():
@@ -583,7 +583,7 @@ def test_encode_shard_refuses_chunks_of_two_shards_and_accepts_any_buffer():
         sh.encode_shard(spec, {-1: b"a"})
     chunks = {0: bytearray(b"ab"), 1: memoryview(b"cd"), 4: np.frombuffer(b"ef", np.uint8)}
     reader = ShardReader(spec, memory_read_range({"0.shard": sh.encode_shard(spec, chunks)}))
-    assert reader.read_shard(0) == {0: b"ab", 1: b"cd", 4: b"ef"}
+    assert dict(reader.read_shard(0)) == {0: b"ab", 1: b"cd", 4: b"ef"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,7 +746,7 @@ def test_neuroglancer_scripts_compacted_shard_index_is_refused(tmp_path):
     reader = ShardReader(spec, local_read_range(tmp_path / "s0"))
     assert reader.read_chunk(0) is not None
     with pytest.raises(InvalidFormatError, match=r"0\.shard: minishard 1: chunk id 2 belongs to "):
-        reader.read_shard(0)
+        dict(reader.read_shard(0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -839,7 +839,7 @@ def test_hostile_shards_name_the_file_and_minishard(case):
         with pytest.raises(InvalidFormatError, match=rf"^0\.shard: .*{message}"):
             ShardReader(spec, memory_read_range({"0.shard": shard})).read_chunk(1)
         with pytest.raises(InvalidFormatError, match=r"^0\.shard: "):
-            ShardReader(spec, memory_read_range({"0.shard": shard})).read_shard(0)
+            dict(ShardReader(spec, memory_read_range({"0.shard": shard})).read_shard(0))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -850,7 +850,7 @@ def test_the_valid_hostile_template_reads():
     reader = ShardReader(hostile_spec(), memory_read_range({"0.shard": valid_shard()}))
     assert reader.read_chunk(1) == b"A" * 8
     assert reader.read_chunk(9) == b"B" * 8
-    assert reader.read_shard(0) == {1: b"A" * 8, 9: b"B" * 8}
+    assert dict(reader.read_shard(0)) == {1: b"A" * 8, 9: b"B" * 8}
 
 
 def test_chunks_overlapping_an_index_are_refused_when_reading_a_whole_shard():
@@ -859,7 +859,7 @@ def test_chunks_overlapping_an_index_are_refused_when_reading_a_whole_shard():
     reader = ShardReader(hostile_spec(), memory_read_range({"0.shard": shard}))
     assert reader.read_chunk(1) == b"A" * 8
     with pytest.raises(InvalidFormatError, match=r"0\.shard: byte ranges .* overlap"):
-        reader.read_shard(0)
+        dict(reader.read_shard(0))
 
 
 BAD_GZIP = {
@@ -895,13 +895,13 @@ def test_every_truncation_and_bit_flip_is_refused_or_read():
     _, shard = sample_shard(spec, count=12)
     for cut in range(len(shard)):
         with pytest.raises(InvalidFormatError, match=r"^0\.shard: "):
-            ShardReader(spec, memory_read_range({"0.shard": shard[:cut]})).read_shard(0)
+            dict(ShardReader(spec, memory_read_range({"0.shard": shard[:cut]})).read_shard(0))
     rng = np.random.default_rng(1)
     for position in rng.integers(0, len(shard), 400):
         flipped = bytearray(shard)
         flipped[position] ^= 1 << int(rng.integers(0, 8))
         reader = ShardReader(spec, memory_read_range({"0.shard": bytes(flipped)}))
         try:
-            reader.read_shard(0)
+            dict(reader.read_shard(0))
         except InvalidFormatError as error:
             assert str(error).startswith("0.shard: ")

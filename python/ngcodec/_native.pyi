@@ -10,8 +10,10 @@ __all__ = [
     "morton_encode",
     "murmurhash3_x86_128",
     "raw_encode",
+    "sharding_find_chunk",
     "sharding_layout",
     "sharding_locate",
+    "sharding_locate_one",
     "sharding_parse_minishard_index",
     "sharding_parse_shard_index",
     "sharding_write",
@@ -41,6 +43,7 @@ def morton_decode(
 ) -> NDArray[np.uint64]: ...
 def murmurhash3_x86_128(values: NDArray[np.uint64]) -> NDArray[np.uint64]: ...
 def sharding_locate(spec: _Spec, ids: NDArray[np.uint64]) -> NDArray[np.uint64]: ...
+def sharding_locate_one(spec: _Spec, id: int) -> tuple[int, int]: ...
 def sharding_layout(
     spec: _Spec, ids: NDArray[np.uint64], sizes: NDArray[np.uint64]
 ) -> tuple[NDArray[np.uintp], NDArray[np.uint64], list[bytes]]: ...
@@ -56,3 +59,4 @@ def sharding_parse_shard_index(
 def sharding_parse_minishard_index(
     spec: _Spec, shard: int, minishard: int, buf: bytes | NDArray[np.uint8]
 ) -> NDArray[np.uint64]: ...
+def sharding_find_chunk(index: NDArray[np.uint64], id: int) -> tuple[int, int] | None: ...

@@ -55,7 +55,8 @@ mod _native {
     };
     #[pymodule_export]
     use super::sharding::{
-        morton_decode, morton_encode, murmurhash3_x86_128, sharding_layout, sharding_locate,
-        sharding_parse_minishard_index, sharding_parse_shard_index, sharding_write,
+        morton_decode, morton_encode, murmurhash3_x86_128, sharding_find_chunk, sharding_layout,
+        sharding_locate, sharding_locate_one, sharding_parse_minishard_index,
+        sharding_parse_shard_index, sharding_write,
     };
 }

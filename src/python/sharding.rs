@@ -49,7 +49,8 @@ fn rows_array<'py>(
     Ok(array.into_pyarray(py))
 }
 
-/// The compressed Morton codes (chunk ids) of (n, 3) grid positions in a grid of `grid_shape`.
+/// The compressed Morton codes (chunk ids) of C-contiguous (n, 3) grid positions in a grid of
+/// `grid_shape`.
 #[pyfunction]
 pub(super) fn morton_encode<'py>(
     py: Python<'py>,
@@ -57,16 +58,15 @@ pub(super) fn morton_encode<'py>(
     grid_shape: [u64; 3],
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let grid = MortonGrid::new(grid_shape).map_err(to_py_err)?;
-    let positions = positions.as_array();
-    if positions.ncols() != 3 {
-        return Err(PyValueError::new_err(format!(
-            "positions must have shape (n, 3), not {:?}",
-            positions.shape()
-        )));
+    let positions = positions.as_slice()?;
+    if positions.len() % 3 != 0 {
+        return Err(PyValueError::new_err("positions must have shape (n, 3)"));
     }
-    let rows = positions.rows();
     let codes = py
-        .detach(|| grid.codes(rows.into_iter().map(|row| [row[0], row[1], row[2]])))
+        .detach(|| {
+            let rows = positions.chunks_exact(3);
+            grid.codes(rows.map(|row| [row[0], row[1], row[2]]))
+        })
         .map_err(to_py_err)?;
     Ok(codes.into_pyarray(py))
 }
@@ -118,6 +118,13 @@ pub(super) fn sharding_locate<'py>(
         .chain(locations.iter().map(|l| l.minishard))
         .collect();
     rows_array(py, 2, values)
+}
+
+/// The (shard, minishard) of one chunk id.
+#[pyfunction]
+pub(super) fn sharding_locate_one(spec: SpecTuple, id: u64) -> PyResult<(u64, u64)> {
+    let location = spec_from(spec)?.locate(id);
+    Ok((location.shard, location.minishard))
 }
 
 /// The layout of one shard: the order to write the chunks in, the minishards that hold them, and
@@ -217,4 +224,25 @@ pub(super) fn sharding_parse_minishard_index<'py>(
     let starts = chunks.iter().map(|c| c.range.start);
     let ends = chunks.iter().map(|c| c.range.end);
     rows_array(py, 3, ids.chain(starts).chain(ends).collect())
+}
+
+/// The [start, end) of chunk `id` in a (3, n) minishard index from
+/// `sharding_parse_minishard_index`, or None if the minishard lacks it.
+#[pyfunction]
+pub(super) fn sharding_find_chunk(
+    index: PyReadonlyArray2<'_, u64>,
+    id: u64,
+) -> PyResult<Option<(u64, u64)>> {
+    let index = index.as_array();
+    if index.nrows() != 3 {
+        return Err(PyValueError::new_err("index must have shape (3, n)"));
+    }
+    let ids = index.row(0);
+    let ids = ids
+        .as_slice()
+        .ok_or_else(|| PyValueError::new_err("index must be C-contiguous"))?;
+    Ok(ids
+        .binary_search(&id)
+        .ok()
+        .map(|i| (index[[1, i]], index[[2, i]])))
 }

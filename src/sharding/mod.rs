@@ -155,8 +155,8 @@ mod tests {
     #[test]
     fn identity_hash_splits_the_id_into_bit_fields() {
         let spec = spec(2, HashFunction::Identity, 3, 4);
-        // id = shard 0b1011, minishard 0b101, preshift 0b11, and bits above the shard's.
-        let id = 0b1_1011_101_11;
+        // From the top: a bit above the shard's, shard 0b1011, minishard 0b101, preshift 0b11.
+        let id = (0b1 << 9) | (0b1011 << 5) | (0b101 << 2) | 0b11;
         assert_eq!(
             spec.locate(id),
             Location {

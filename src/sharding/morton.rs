@@ -11,6 +11,8 @@ use crate::error::{invalid_argument, Result};
 pub struct MortonGrid {
     shape: [u64; 3],
     bits: [u32; 3],
+    /// Where each bit of a code comes from, lowest first: (axis, bit of that axis).
+    sources: [(u8, u8); 64],
 }
 
 impl MortonGrid {
@@ -26,7 +28,18 @@ impl MortonGrid {
                 "grid_shape {shape:?} needs {total} bits of chunk id, more than the 64 of a uint64"
             );
         }
-        Ok(Self { shape, bits })
+        let mut sources = [(0, 0); 64];
+        let rounds = bits.iter().copied().max().unwrap_or(0);
+        let order = (0..rounds).flat_map(|bit| (0..3).map(move |axis| (axis, bit)));
+        let used = order.filter(|&(axis, bit)| bit < bits[axis]);
+        for (source, (axis, bit)) in sources.iter_mut().zip(used) {
+            *source = (axis as u8, bit as u8);
+        }
+        Ok(Self {
+            shape,
+            bits,
+            sources,
+        })
     }
 
     /// Chunks along (x, y, z).
@@ -44,10 +57,9 @@ impl MortonGrid {
         self.bits.iter().sum()
     }
 
-    /// The axis each bit of a code comes from, lowest bit first.
-    pub fn bit_axes(&self) -> impl Iterator<Item = usize> + '_ {
-        let rounds = self.bits.iter().copied().max().unwrap_or(0);
-        (0..rounds).flat_map(move |bit| (0..3).filter(move |&axis| bit < self.bits[axis]))
+    /// (axis, bit of that axis) of each bit of a code, lowest first.
+    fn sources(&self) -> &[(u8, u8)] {
+        &self.sources[..self.total_bits() as usize]
     }
 
     /// The compressed Morton code of a chunk's grid position (x, y, z).
@@ -59,10 +71,8 @@ impl MortonGrid {
             );
         }
         let mut code = 0;
-        let mut next_bit = [0u32; 3];
-        for (out_bit, axis) in self.bit_axes().enumerate() {
-            code |= (position[axis] >> next_bit[axis] & 1) << out_bit;
-            next_bit[axis] += 1;
+        for (out_bit, &(axis, bit)) in self.sources().iter().enumerate() {
+            code |= (position[axis as usize] >> bit & 1) << out_bit;
         }
         Ok(code)
     }
@@ -70,13 +80,12 @@ impl MortonGrid {
     /// The grid position (x, y, z) of the chunk whose code this is.
     pub fn position(&self, code: u64) -> Result<[u64; 3]> {
         let mut position = [0u64; 3];
-        let mut next_bit = [0u32; 3];
-        for (out_bit, axis) in self.bit_axes().enumerate() {
-            position[axis] |= (code >> out_bit & 1) << next_bit[axis];
-            next_bit[axis] += 1;
+        for (out_bit, &(axis, bit)) in self.sources().iter().enumerate() {
+            position[axis as usize] |= (code >> out_bit & 1) << bit;
         }
         // Bits above the grid's, or a position past a grid axis that is not a power of two.
-        if self.code(position) != Ok(code) {
+        let beyond = code.checked_shr(self.total_bits()).unwrap_or(0) != 0;
+        if beyond || position.iter().zip(self.shape).any(|(&p, n)| p >= n) {
             return invalid_argument!(
                 "chunk id {code} is not a position in the grid of {:?} chunks",
                 self.shape

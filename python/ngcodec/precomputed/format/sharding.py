@@ -181,7 +181,8 @@ def _positions(grid_positions: ArrayLike) -> NDArray[np.uint64]:
 
 def chunk_ids(grid_positions: ArrayLike, grid_shape: Sequence[int]) -> NDArray[np.uint64]:
     """The chunk ids (compressed Morton codes) of (n, 3) chunk grid positions (x, y, z)."""
-    return _native.morton_encode(_positions(grid_positions), _grid(grid_shape))
+    positions = np.ascontiguousarray(_positions(grid_positions))
+    return _native.morton_encode(positions, _grid(grid_shape))
 
 
 def chunk_positions(ids: ArrayLike, grid_shape: Sequence[int]) -> NDArray[np.uint64]:
@@ -343,31 +344,30 @@ class ShardReader:
 
     def read_chunk(self, chunk_id: int) -> bytes | None:
         """The chunk's bytes (its data encoding removed), or None if the dataset lacks it."""
-        (shard,), (minishard,) = self.spec.locate([chunk_id])
-        found = self._minishard_index(int(shard), int(minishard))
+        if not 0 <= operator.index(chunk_id) < 1 << 64:
+            raise ValueError(f"chunk_id must be 0 to 2^64 - 1, not {chunk_id}")
+        shard, minishard = _native.sharding_locate_one(self.spec._native, chunk_id)
+        found = self._minishard_index(shard, minishard)
         if found is None:
             return None
         file, index = found
-        return self._chunk(file, index, int(minishard), chunk_id)
+        return self._chunk(file, index, minishard, chunk_id)
 
-    def read_shard(self, shard: int) -> dict[int, bytes]:
-        """Every chunk of a shard, ``{id: bytes}``, reading its file whole and checking all of it:
-        each index entry, that every chunk is where its id says, and that no ranges overlap."""
+    def read_shard(self, shard: int) -> Iterator[tuple[int, bytes]]:
+        """Every chunk of a shard as ``(id, bytes)``, in file order, reading the file whole.
+
+        All of the file is checked before the first chunk: each index entry, that every chunk is
+        where its id says, and that no byte ranges overlap. Memory is the file and one chunk.
+        """
         file = self._open(shard, whole=True)
         if file is None:
-            return {}
-        minishards = file.index
-        assert minishards is not None
-        chunks: dict[int, bytes] = {}
-        occupied = [minishards]
-        for minishard in range(len(minishards)):
-            index = self._parse_minishard_index(file, int(shard), minishard)
-            occupied.append(index[1:].T)
-            for chunk_id in index[0]:
-                data = self._chunk(file, index, minishard, int(chunk_id))
-                if data is not None:
-                    chunks[int(chunk_id)] = data
-        ranges = np.concatenate(occupied)
+            return
+        assert file.index is not None
+        indexes = [
+            self._parse_minishard_index(file, shard, minishard)
+            for minishard in range(len(file.index))
+        ]
+        ranges = np.concatenate([file.index, *(index[1:].T for index in indexes)])
         ranges = ranges[ranges[:, 0] < ranges[:, 1]]
         ranges = ranges[np.argsort(ranges[:, 0], kind="stable")]
         clash = np.flatnonzero(ranges[1:, 0] < ranges[:-1, 1])
@@ -377,7 +377,11 @@ class ShardReader:
                 f"{file.name}: byte ranges [{before[0]}, {before[1]}) and "
                 f"[{after[0]}, {after[1]}) overlap"
             )
-        return chunks
+        for minishard, index in enumerate(indexes):
+            for chunk_id in index[0].tolist():
+                data = self._chunk(file, index, minishard, chunk_id)
+                if data is not None:
+                    yield chunk_id, data
 
     def _decode(self, data: bytes, encoding: str, where: str) -> bytes:
         if encoding == "raw":
@@ -394,11 +398,10 @@ class ShardReader:
     def _chunk(
         self, file: _ShardFile, index: NDArray[np.uint64], minishard: int, chunk_id: int
     ) -> bytes | None:
-        ids = index[0]
-        i = int(np.searchsorted(ids, np.uint64(chunk_id)))
-        if i == len(ids) or ids[i] != chunk_id:
+        found = _native.sharding_find_chunk(index, chunk_id)
+        if found is None:
             return None
-        start, stop = int(index[1, i]), int(index[2, i])
+        start, stop = found
         if start == stop:
             # neuroglancer-scripts lists chunks it never received with no bytes.
             return None
