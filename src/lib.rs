@@ -1,4 +1,4 @@
-//! Codecs for Neuroglancer "precomputed" volume chunks.
+//! Codecs for Neuroglancer "precomputed" volume chunks, and the sharded format's indexes.
 //!
 //! The codec modules are plain Rust over slices and `ndarray` views; `python` is the only module
 //! that knows about Python, and builds the `ngcodec._native` extension.
@@ -7,6 +7,7 @@ pub mod compressed_segmentation;
 pub mod element;
 pub mod error;
 pub mod raw;
+pub mod sharding;
 
 mod python;
 
