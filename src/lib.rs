@@ -6,6 +6,8 @@
 pub mod compressed_segmentation;
 pub mod element;
 pub mod error;
+pub mod interleave;
+pub mod jpeg;
 pub mod raw;
 
 mod python;

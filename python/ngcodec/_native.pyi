@@ -6,6 +6,8 @@ from numpy.typing import NDArray
 __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
+    "jpeg_decode",
+    "jpeg_encode",
     "raw_encode",
 ]
 
@@ -22,3 +24,7 @@ def compressed_segmentation_decode(
     block_size: tuple[int, int, int],
     label_bytes: int,
 ) -> NDArray[np.uint32] | NDArray[np.uint64]: ...
+def jpeg_encode(chunk: NDArray[np.uint8], width: int, quality: int, progressive: bool) -> bytes: ...
+def jpeg_decode(
+    buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], num_channels: int
+) -> NDArray[np.uint8]: ...

@@ -31,6 +31,7 @@ from ngcodec.codec_base import (
 )
 from ngcodec.image_codecs import (
     DEFAULT_PNG_LEVEL,
+    JPEG_MODES,
     JPEG_PLANES,
     JpegChunkEncoder,
     PngChunkEncoder,
@@ -101,6 +102,7 @@ def get_encoder(
                 num_channels,
                 jpeg_quality=options.get("jpeg_quality", 95),
                 jpeg_plane=options.get("jpeg_plane", "xy"),
+                jpeg_mode=options.get("jpeg_mode", "progressive"),
             )
         if encoding == "png":
             # The level only affects writing: a --png-level given for this run wins over the
@@ -163,6 +165,13 @@ def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
         choices=JPEG_PLANES,
         default="xy",
         help="plane of JPEG compression (default: xy)",
+    )
+    group.add_argument(
+        "--jpeg-mode",
+        choices=JPEG_MODES,
+        default=argparse.SUPPRESS,
+        help="progressive: the reference's files; baseline: several times faster to write and "
+        "to read, for files about 10%% larger (default: progressive)",
     )
 
 
