@@ -4,6 +4,7 @@
 //! that knows about Python, and builds the `ngcodec._native` extension.
 
 pub mod compressed_segmentation;
+pub mod compresso;
 pub mod element;
 pub mod error;
 pub mod interleave;

@@ -6,6 +6,7 @@ from numpy.typing import NDArray
 __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
+    "compresso_decode",
     "jpeg_decode",
     "jpeg_encode",
     "raw_encode",
@@ -28,3 +29,6 @@ def jpeg_encode(chunk: NDArray[np.uint8], width: int, quality: int, progressive:
 def jpeg_decode(
     buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], num_channels: int
 ) -> NDArray[np.uint8]: ...
+def compresso_decode(
+    buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], label_bytes: int
+) -> NDArray[np.unsignedinteger]: ...

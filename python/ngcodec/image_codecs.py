@@ -24,6 +24,7 @@ from ngcodec.codec_base import (
     InvalidFormatError,
     byte_array,
     byte_view,
+    require_voxels,
 )
 
 __all__ = [
@@ -48,17 +49,12 @@ DEFAULT_PNG_LEVEL = 6
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _check_not_empty(chunk: np.ndarray) -> None:
-    if chunk.size == 0:
-        raise ValueError(f"an image chunk must hold at least one voxel, got shape {chunk.shape}")
-
-
 def _image_from_chunk(chunk: np.ndarray, width: int, height: int) -> PIL.Image.Image:
     """The chunk as an image whose rows, read one after the other, are its x-fastest voxels.
 
     One channel gives a greyscale image; several are interleaved, one pixel holding every channel.
     """
-    _check_not_empty(chunk)
+    require_voxels(chunk)
     planes = [
         PIL.Image.fromarray(np.ascontiguousarray(plane))
         for plane in chunk.reshape(-1, height, width)
@@ -154,7 +150,7 @@ class JpegChunkEncoder(ChunkEncoder):
     def encode(self, chunk: np.ndarray) -> bytes:
         chunk = self._checked_chunk(chunk)
         _, z, y, x = chunk.shape
-        _check_not_empty(chunk)
+        require_voxels(chunk)
         width, height = (x, z * y) if self.jpeg_plane == "xy" else (y * x, z)
         if max(width, height) > MAX_JPEG_SIDE:
             raise ValueError(

@@ -54,5 +54,5 @@ mod _native {
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
     };
     #[pymodule_export]
-    use super::images::{jpeg_decode, jpeg_encode};
+    use super::images::{compresso_decode, jpeg_decode, jpeg_encode};
 }
