@@ -223,23 +223,32 @@ fn boundaries(header: &Header, sections: &Sections<'_>) -> Result<Vec<bool>> {
             block += 1;
         }
     }
-    let value = |index: u64| {
-        let at = index as usize * window;
-        le(&sections.values[at..at + window])
-    };
-    let mut voxel = 0;
-    for z in 0..sz {
-        for y in 0..sy {
-            let row_blocks = nx * (y / ystep + ny * (z / zstep));
-            let row_bits = xstep * (y % ystep + ystep * (z % zstep));
-            for x in 0..sx {
-                let bits = value(windows[row_blocks + x / xstep]);
-                boundaries[voxel] = (bits >> (row_bits + x % xstep)) & 1 == 1;
-                voxel += 1;
+    // The patterns of every window, looked up once (no more of them than the file holds).
+    let patterns: Vec<u64> = windows
+        .iter()
+        .map(|&index| {
+            let at = index as usize * window;
+            le(&sections.values[at..at + window])
+        })
+        .collect();
+    for (row, out) in boundaries.chunks_exact_mut(sx).enumerate() {
+        let (y, z) = (row % sy, row / sy);
+        let row_blocks = &patterns[nx * (y / ystep + ny * (z / zstep))..][..nx];
+        let row_bits = xstep * (y % ystep + ystep * (z % zstep));
+        for (pattern, out) in row_blocks.iter().zip(out.chunks_mut(xstep)) {
+            let bits = pattern >> row_bits;
+            for (bit, out) in out.iter_mut().enumerate() {
+                *out = (bits >> bit) & 1 == 1;
             }
         }
     }
     Ok(boundaries)
+}
+
+/// (x, y, z) of a voxel of a chunk `sx` by `sy` by any.
+fn position(voxel: usize, sx: usize, sy: usize) -> (usize, usize, usize) {
+    let row = voxel / sx;
+    (voxel - row * sx, row % sy, row / sy)
 }
 
 /// Connected components of the non-boundary voxels, numbered from 1 in the order of their first
@@ -271,7 +280,7 @@ fn components(boundaries: &[bool], size: Shape3, across_slices: bool) -> Result<
         if boundary {
             continue;
         }
-        let (x, y, z) = (voxel % sx, voxel / sx % sy, voxel / sxy);
+        let (x, y, z) = position(voxel, sx, sy);
         let neighbours = [
             (x > 0).then(|| voxel - 1),
             (y > 0).then(|| voxel - sx),
@@ -334,7 +343,7 @@ fn label_boundaries<T: Element>(
         if !boundary {
             continue;
         }
-        let (x, y, z) = (voxel % sx, voxel / sx % sy, voxel / sxy);
+        let (x, y, z) = position(voxel, sx, sy);
         let before = [
             (x > 0).then(|| voxel - 1),
             (y > 0).then(|| voxel - sx),

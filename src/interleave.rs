@@ -32,7 +32,16 @@ pub fn deinterleave<T: Copy>(pixels: &[T], channels: usize, planes: &mut [T]) {
     if plane_len == 0 {
         return;
     }
-    for (channel, plane) in planes.chunks_exact_mut(plane_len).enumerate() {
+    let mut outputs: Vec<&mut [T]> = planes.chunks_exact_mut(plane_len).collect();
+    if let [red, green, blue] = &mut outputs[..] {
+        // The common case, in one pass that the compiler unrolls.
+        let samples = pixels.chunks_exact(3).zip(red.iter_mut());
+        for ((pixel, red), (green, blue)) in samples.zip(green.iter_mut().zip(blue.iter_mut())) {
+            (*red, *green, *blue) = (pixel[0], pixel[1], pixel[2]);
+        }
+        return;
+    }
+    for (channel, plane) in outputs.into_iter().enumerate() {
         let samples = pixels.iter().skip(channel).step_by(channels);
         plane
             .iter_mut()
@@ -58,6 +67,10 @@ mod tests {
         let mut planes = vec![0; chunk.len()];
         deinterleave(&pixels, 3, &mut planes);
         assert_eq!(planes, chunk.as_slice().unwrap());
+        let pair = chunk.slice(ndarray::s![..2, .., .., ..]);
+        let mut planes = vec![0; pair.len()];
+        deinterleave(&interleave(pair), 2, &mut planes);
+        assert_eq!(planes, pair.iter().copied().collect::<Vec<_>>());
     }
 
     #[test]
