@@ -4,8 +4,11 @@
 //! that knows about Python, and builds the `ngcodec._native` extension.
 
 pub mod compressed_segmentation;
+pub mod compresso;
 pub mod element;
 pub mod error;
+pub mod interleave;
+pub mod jpeg;
 pub mod raw;
 pub mod sharding;
 

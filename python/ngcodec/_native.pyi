@@ -6,6 +6,9 @@ from numpy.typing import NDArray
 __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
+    "compresso_decode",
+    "jpeg_decode",
+    "jpeg_encode",
     "morton_decode",
     "morton_encode",
     "murmurhash3_x86_128",
@@ -60,3 +63,10 @@ def sharding_parse_minishard_index(
     spec: _Spec, shard: int, minishard: int, buf: bytes | NDArray[np.uint8]
 ) -> NDArray[np.uint64]: ...
 def sharding_find_chunk(index: NDArray[np.uint64], id: int) -> tuple[int, int] | None: ...
+def jpeg_encode(chunk: NDArray[np.uint8], width: int, quality: int, progressive: bool) -> bytes: ...
+def jpeg_decode(
+    buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], num_channels: int
+) -> NDArray[np.uint8]: ...
+def compresso_decode(
+    buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], label_bytes: int
+) -> NDArray[np.unsignedinteger]: ...

@@ -11,6 +11,7 @@ use crate::element::Element;
 use crate::error::Error;
 
 mod codecs;
+mod images;
 mod sharding;
 
 pyo3::import_exception!(ngcodec.chunk_encoding, InvalidFormatError);
@@ -53,6 +54,8 @@ mod _native {
     use super::codecs::{
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
     };
+    #[pymodule_export]
+    use super::images::{compresso_decode, jpeg_decode, jpeg_encode};
     #[pymodule_export]
     use super::sharding::{
         morton_decode, morton_encode, murmurhash3_x86_128, sharding_find_chunk, sharding_layout,
