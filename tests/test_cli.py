@@ -82,7 +82,7 @@ def test_convert_npy_with_options_then_info_and_verify(npy, tmp_path, capsys):
         "--voxel-offset",
         "1,2,3",
     ]
-    code, stdout, _ = run([*convert, "--jobs", "2", "--no-progress"], capsys)
+    code, stdout, _ = run([*convert, "--jobs", "2", "--no-progress", "--single-scale"], capsys)
     assert code == 0
     assert f"{out}: 48 chunks written, 0 already there; 0.2 MB in" in stdout
     assert "ratio" in stdout and "MB/s" in stdout
@@ -93,7 +93,7 @@ def test_convert_npy_with_options_then_info_and_verify(npy, tmp_path, capsys):
     assert scale["resolution"] == [4.0, 4.0, 40.0] and scale["voxel_offset"] == [1, 2, 3]
     np.testing.assert_array_equal(nv.read_volume(out)[0], data)
 
-    code, stdout, _ = run(convert, capsys)
+    code, stdout, _ = run([*convert, "--single-scale"], capsys)
     assert code == 0 and "0 chunks written, 48 already there" in stdout
 
     code, stdout, _ = run(["info", out], capsys)
@@ -126,7 +126,7 @@ def test_json_output(npy, tmp_path, capsys):
 def test_verify_reports_bad_chunks_with_exit_code_1(npy, tmp_path, capsys):
     path, data = npy
     out = tmp_path / "out"
-    assert run(["convert", path, out, "--chunk-size", "16"], capsys)[0] == 0
+    assert run(["convert", path, out, "--chunk-size", "16", "--single-scale"], capsys)[0] == 0
     scale = out / "1_1_1"
     (scale / "0-16_0-16_0-16.gz").unlink()
     (scale / "16-32_0-16_0-16.gz").write_bytes(b"junk")
@@ -136,9 +136,11 @@ def test_verify_reports_bad_chunks_with_exit_code_1(npy, tmp_path, capsys):
     assert "1 chunks cannot be decoded:\n  16-32_0-16_0-16: chunk 16-32_0-16_0-16" in stdout
     assert "FAILED: 22 of 24 chunks decoded" in stdout
 
-    assert run(["convert", path, out, "--chunk-size", "16"], capsys)[0] == 0  # rewrites missing
+    assert (
+        run(["convert", path, out, "--chunk-size", "16", "--single-scale"], capsys)[0] == 0
+    )  # rewrites missing
     (scale / "16-32_0-16_0-16.gz").unlink()
-    assert run(["convert", path, out, "--chunk-size", "16"], capsys)[0] == 0
+    assert run(["convert", path, out, "--chunk-size", "16", "--single-scale"], capsys)[0] == 0
     assert run(["verify", out, path], capsys)[0] == 0
     changed = data.copy()
     changed[0, 0, 0] += 1
@@ -231,7 +233,8 @@ def test_interrupted_conversion_exits_with_130(npy, tmp_path, capsys, monkeypatc
 def test_progress_bar_on_request(npy, tmp_path, capsys):
     path, _ = npy
     code, _, stderr = run(
-        ["convert", path, tmp_path / "out", "--chunk-size", "16", "--progress"], capsys
+        ["convert", path, tmp_path / "out", "--chunk-size", "16", "--progress", "--single-scale"],
+        capsys,
     )
     assert code == 0 and "0/24" in stderr and "chunk/s" in stderr
     code, _, stderr = run(["verify", tmp_path / "out", "--progress"], capsys)
@@ -301,9 +304,8 @@ def test_scheduler_local(npy, tmp_path, capsys):
     pytest.importorskip("distributed")
     path, data = npy
     out = tmp_path / "out"
-    code, stdout, stderr = run(
-        ["convert", path, out, "--chunk-size", "16", "--scheduler", "local", "--jobs", "1"], capsys
-    )
+    command = ["convert", path, out, "--chunk-size", "16", "--single-scale"]
+    code, stdout, stderr = run([*command, "--scheduler", "local", "--jobs", "1"], capsys)
     assert code == 0, stderr
     assert "24 chunks written" in stdout
     np.testing.assert_array_equal(nv.read_volume(out)[0], data)

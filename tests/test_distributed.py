@@ -183,6 +183,6 @@ def test_cli_sends_the_work_to_a_running_scheduler(client, tmp_path, capsys):
         ]
     )
     assert code == 0, capsys.readouterr().err
-    assert "27 chunks written" in capsys.readouterr().out
+    assert "36 chunks written" in capsys.readouterr().out  # 27 + 8 + 1 in the pyramid
     np.testing.assert_array_equal(nv.read_volume(out)[0], data)
     assert main(["verify", str(out), str(tmp_path / "in.npy")]) == 0

@@ -14,13 +14,13 @@ where an interrupted job stopped; :func:`read_volume` reads any bounding box bac
 
 from ngcodec.precomputed.format import ENCODINGS, Box, make_info
 from ngcodec.precomputed.pipeline.arrays import UnrepresentableValuesError
+from ngcodec.precomputed.pipeline.convert import write_volume
 from ngcodec.precomputed.pipeline.verify import VerifyReport, verify_volume
 from ngcodec.precomputed.pipeline.write import (
     DEFAULT_MAX_SLAB_BYTES,
     WriteStats,
     plan_slabs,
     write_block,
-    write_volume,
 )
 from ngcodec.precomputed.volume import (
     ChunkError,

@@ -30,6 +30,7 @@ from ngcodec.cli.common import (
     CommandError,
 )
 from ngcodec.cli.convert import run_convert
+from ngcodec.cli.downsample import run_downsample
 from ngcodec.cli.inspect import run_info, run_verify
 from ngcodec.cli.parser import build_parser
 
@@ -43,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return run_convert(parser, args)
+        if args.command == "downsample":
+            return run_downsample(parser, args)
         if args.command == "info":
             return run_info(args)
         return run_verify(args)
@@ -50,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ngcodec {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        hint = "; run the same command again to resume" if args.command == "convert" else ""
+        resumable = args.command in ("convert", "downsample")
+        hint = "; run the same command again to resume" if resumable else ""
         print(f"ngcodec {args.command}: interrupted{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import NoReturn
 
+from ngcodec.precomputed.volume import PrecomputedVolume
+
 __all__ = [
     "EXIT_BROKEN_PIPE",
     "EXIT_INPUT",
@@ -17,6 +19,7 @@ __all__ = [
     "CommandError",
     "Progress",
     "megabytes",
+    "open_dataset",
     "usage_error",
 ]
 
@@ -66,3 +69,15 @@ class Progress:
 
 def megabytes(n: float) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def open_dataset(path: str, key: str | None = None) -> PrecomputedVolume:
+    """The dataset (one scale of it), or a :class:`CommandError` saying why it cannot be read."""
+    try:
+        return PrecomputedVolume.open(path, key)
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"{path} is not a precomputed dataset (no info file)", EXIT_INPUT
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}", EXIT_INPUT) from exc

@@ -22,21 +22,35 @@ from ngcodec.cli.common import (
     usage_error,
 )
 from ngcodec.cli.inputs import geometry_from, open_source
-from ngcodec.precomputed.format import make_info
 from ngcodec.precomputed.parallel import job_count
 from ngcodec.precomputed.pipeline.arrays import (
     AxisOrderView,
     UnrepresentableValuesError,
-    check_castable,
-    default_data_type,
 )
-from ngcodec.precomputed.pipeline.write import WriteStats, write_volume
+from ngcodec.precomputed.pipeline.convert import write_volume
+from ngcodec.precomputed.pipeline.distributed import aligned_block_shape, to_precomputed
+from ngcodec.precomputed.pipeline.write import WriteStats, dataset_info
 from ngcodec.precomputed.volume import DatasetExistsError, PrecomputedVolume
 
-__all__ = ["run_convert"]
+__all__ = ["run_convert", "summary"]
+
+LAYOUT_OPTIONS = (
+    "encoding",
+    "chunk_size",
+    "block_size",
+    "resolution",
+    "voxel_offset",
+    "layer_type",
+    "key",
+    "data_type",
+    "pyramid",
+    "max_scales",
+    "factors",
+)
+"""The options of :func:`write_volume` that shape the dataset's info."""
 
 
-def _summary(label: str, stats: WriteStats) -> str:
+def summary(label: str, stats: WriteStats) -> str:
     ratio = stats.compression_ratio
     rate = stats.megabytes_per_second
     return (
@@ -75,6 +89,11 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         "gzip": args.gzip,
         "gzip_level": args.gzip_level,
         "overwrite": args.overwrite,
+        "pyramid": args.pyramid,
+        "max_scales": args.max_scales,
+        "factors": args.factors,
+        "downsample_method": args.downsample_method,
+        "ignore_zero": args.ignore_zero,
         "encoder_options": {
             name: getattr(args, name)
             for name in ("jpeg_quality", "jpeg_plane", "png_level")
@@ -128,7 +147,7 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
                 array.close()
         results.append((label, path, stats))
         if not args.json:
-            print(_summary(str(path), stats))
+            print(summary(str(path), stats))
     if args.json:
         print(
             json.dumps(
@@ -151,23 +170,16 @@ def _convert_one(
     # Check the options before any work, so that a bad combination is a usage error (exit 2).
     try:
         view = AxisOrderView(array, options.get("axes"))
-        data_type = options.get("data_type") or default_data_type(view.dtype)
-        info = make_info(
-            data_type=data_type,
-            num_channels=view.shape[0],
-            size=view.shape[:0:-1],
-            **{
-                k: options[k]
-                for k in ("encoding", "chunk_size", "resolution", "voxel_offset", "block_size")
-            },
-            layer_type=options["layer_type"],
-            key=options["key"],
-        )
-        check_castable(view.dtype, data_type)
-        PrecomputedVolume(path, info, encoder_options=options["encoder_options"])
+        info = dataset_info(view.dtype, view.shape, **_layout(options))
+        volumes = [
+            PrecomputedVolume(path, info, scale["key"], options["encoder_options"])
+            for scale in info["scales"]
+        ]
+        if options["downsample_method"] == "mode" and volumes[0].dtype.kind == "f":
+            raise ValueError("--downsample-method mode is for labels, not float32 images")
     except (InvalidInfoError, ValueError, TypeError) as exc:
         usage_error(parser, args, f"{label}: {exc}")
-    total = PrecomputedVolume(path, info).num_chunks
+    total = sum(volume.num_chunks for volume in volumes)
     progress = Progress(args.progress, total, path.name)
     try:
         if args.scheduler is not None:
@@ -185,6 +197,10 @@ def _convert_one(
         progress.close()
 
 
+def _layout(options: dict[str, Any]) -> dict[str, Any]:
+    return {name: options.get(name) for name in LAYOUT_OPTIONS}
+
+
 def _convert_distributed(
     args: argparse.Namespace,
     array: Any,
@@ -199,22 +215,13 @@ def _convert_distributed(
         raise CommandError(
             f"--scheduler needs dask.distributed: pip install 'ngcodec[dask]' ({exc})", EXIT_USAGE
         ) from exc
-    from ngcodec.distributed import aligned_block_shape, to_precomputed
 
     # Blocks on the chunk grid from the start, so that each task reads its own part of the file.
     view = AxisOrderView(array, options.get("axes"))
-    data_type = options.get("data_type") or default_data_type(view.dtype)
-    info = make_info(
-        data_type=data_type,
-        num_channels=view.shape[0],
-        size=view.shape[:0:-1],
-        encoding=options["encoding"],
-        chunk_size=options["chunk_size"],
-    )
-    block = aligned_block_shape(PrecomputedVolume(path, info))
+    info = dataset_info(view.dtype, view.shape, **_layout(options))
     darr = da.from_array(
         view,
-        chunks=block,
+        chunks=aligned_block_shape(PrecomputedVolume(path, info)),
         name=False,
         asarray=True,
         lock=False,

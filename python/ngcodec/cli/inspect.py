@@ -14,26 +14,16 @@ from ngcodec.cli.common import (
     CommandError,
     Progress,
     megabytes,
+    open_dataset,
 )
 from ngcodec.cli.inputs import open_source
-from ngcodec.precomputed.pipeline.verify import verify_volume
-from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
+from ngcodec.precomputed.pipeline.verify import VerifyReport, verify_pyramid
+from ngcodec.precomputed.volume import ChunkError
 
 __all__ = ["run_info", "run_verify"]
 
 MAX_LISTED = 20
 """How many failing chunks ``verify`` names before it only counts."""
-
-
-def _open_dataset(path: str, key: str | None = None) -> PrecomputedVolume:
-    try:
-        return PrecomputedVolume.open(path, key)
-    except FileNotFoundError as exc:
-        raise CommandError(
-            f"{path} is not a precomputed dataset (no info file)", EXIT_INPUT
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"cannot read {path}: {exc}", EXIT_INPUT) from exc
 
 
 def _pretty_json(value: Any, indent: str = "") -> str:
@@ -51,11 +41,11 @@ def _pretty_json(value: Any, indent: str = "") -> str:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    first = _open_dataset(args.dataset, args.key)
+    first = open_dataset(args.dataset, args.key)
     keys = [args.key] if args.key else [s.get("key") for s in first.info["scales"]]
     scales = []
     for key in keys:
-        volume = _open_dataset(args.dataset, key)
+        volume = open_dataset(args.dataset, key)
         stored_chunks = volume.stored_chunks()
         expected = {box.name: box for box in volume.chunk_boxes()}
         present = set(stored_chunks)
@@ -99,17 +89,20 @@ def run_info(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from ngcodec.sources import UnreadableInputError
 
-    volume = _open_dataset(args.dataset, args.key)
+    first = open_dataset(args.dataset, args.key)
+    keys = [first.key] if args.key else [scale["key"] for scale in first.info["scales"]]
+    total = sum(open_dataset(args.dataset, key).num_chunks for key in keys)
     reference = None
     if args.input is not None:
         reference = open_source(args.input, args)
-    progress = Progress(args.progress, volume.num_chunks, Path(args.dataset).name)
+    progress = Progress(args.progress, total, Path(args.dataset).name)
     try:
-        report = verify_volume(
+        reports = verify_pyramid(
             args.dataset,
             reference,
-            key=volume.key,
+            keys=keys,
             axes=args.axes or getattr(reference, "axes", None),
+            method=args.downsample_method,
             tolerance=args.tolerance,
             jobs=args.jobs,
             progress=progress,
@@ -122,13 +115,32 @@ def run_verify(args: argparse.Namespace) -> int:
         progress.close()
         if reference is not None:
             reference.close()
+    ok = all(report.ok for report in reports.values())
     if args.json:
-        print(json.dumps(report.as_dict()))
-        return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
+        print(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "chunks_total": sum(r.chunks_total for r in reports.values()),
+                    "chunks_ok": sum(r.chunks_ok for r in reports.values()),
+                    "scales": {key: report.as_dict() for key, report in reports.items()},
+                }
+            )
+        )
+        return EXIT_OK if ok else EXIT_VERIFY_FAILED
+    for position, (key, report) in enumerate(reports.items()):
+        # The first scale's reference is the input; a coarser scale's, the finer one downsampled.
+        against = "the input" if position == 0 and not args.key else "the finer scale downsampled"
+        label = args.dataset if len(reports) == 1 else f"{args.dataset} scale {key}"
+        _print_report(label, report, against)
+    return EXIT_OK if ok else EXIT_VERIFY_FAILED
+
+
+def _print_report(label: str, report: VerifyReport, against: str) -> None:
     for title, items in (
         ("missing", report.missing),
         ("cannot be decoded", [f"{name}: {why}" for name, why in report.corrupt]),
-        ("differ from the input", [f"{n} (max difference {e:g})" for n, e in report.mismatched]),
+        (f"differ from {against}", [f"{n} (max difference {e:g})" for n, e in report.mismatched]),
     ):
         if items:
             print(f"{len(items)} chunks {title}:")
@@ -139,13 +151,12 @@ def run_verify(args: argparse.Namespace) -> int:
     compared = ""
     if report.compared:
         compared = (
-            "; identical to the input"
+            f"; identical to {against}"
             if report.max_abs_error == 0
-            else f"; largest difference from the input {report.max_abs_error:g}"
+            else f"; largest difference from {against} {report.max_abs_error:g}"
         )
     status = "ok" if report.ok else "FAILED"
     print(
-        f"{args.dataset}: {status}: {report.chunks_ok} of {report.chunks_total} chunks decoded"
+        f"{label}: {status}: {report.chunks_ok} of {report.chunks_total} chunks decoded"
         f"{compared if report.ok or report.mismatched else ''} ({report.seconds:.2f} s)"
     )
-    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED

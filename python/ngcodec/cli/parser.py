@@ -9,6 +9,7 @@ from typing import Any
 from ngcodec.chunk_encoding import add_argparse_options
 from ngcodec.cli.inputs import add_input_options
 from ngcodec.precomputed.format import ENCODINGS
+from ngcodec.precomputed.format.scales import DOWNSAMPLING_METHODS
 from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
 
 __all__ = ["build_parser"]
@@ -73,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         "slices) to a precomputed dataset",
         usage="ngcodec convert [options] INPUT OUTPUT_DIR\n       ngcodec convert [options] "
         "--sample OUTPUT_DIR",
-        description="Write a volume to a single-scale precomputed dataset: an info file and one "
-        "file per chunk. Chunks already written are skipped, so running the same command again "
-        "after an interruption finishes the job.",
+        description="Write a volume to a precomputed dataset: an info file and one file per "
+        "chunk, for the volume and for each coarser scale of its pyramid. Chunks already written "
+        "are skipped, so running the same command again after an interruption finishes the job.",
     )
     convert.add_argument("paths", nargs="+", metavar="INPUT OUTPUT_DIR", help=argparse.SUPPRESS)
     convert.add_argument(
@@ -154,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_input_options(convert)
     add_argparse_options(convert, allow_lossy=True)
+    pyramid = convert.add_argument_group("pyramid")
+    pyramid.add_argument(
+        "--single-scale",
+        dest="pyramid",
+        action="store_false",
+        help="write only the volume's own scale, no coarser ones",
+    )
+    _add_pyramid_options(pyramid)
     running = convert.add_argument_group("running")
     running.add_argument(
         "--jobs",
@@ -171,6 +180,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(running)
     convert.set_defaults(subparser=convert)
 
+    downsample = commands.add_parser(
+        "downsample",
+        help="add the missing coarser scales to a dataset",
+        description="Add the coarser scales of a pyramid to an existing dataset (written by "
+        "ngcodec or any other tool), each made from the one before it, and write their missing "
+        "chunks. Running it again after an interruption finishes the job.",
+    )
+    downsample.add_argument("dataset", metavar="DATASET")
+    _add_pyramid_options(downsample)
+    downsample.add_argument(
+        "--no-gzip",
+        dest="gzip",
+        action="store_false",
+        help="write raw and compressed_segmentation chunks as plain files",
+    )
+    downsample.add_argument(
+        "--gzip-level",
+        type=_gzip_level,
+        default=DEFAULT_GZIP_LEVEL,
+        metavar="1-9",
+        help=f"gzip level (default: {DEFAULT_GZIP_LEVEL})",
+    )
+    downsample.add_argument(
+        "--jobs", "-j", type=_positive_int, metavar="N", help="encoding threads"
+    )
+    _add_output_options(downsample)
+    downsample.set_defaults(subparser=downsample)
+
     info = commands.add_parser("info", help="print a dataset's info and storage statistics")
     info.add_argument("dataset", metavar="DATASET")
     info.add_argument("--key", help="only this scale")
@@ -185,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("dataset", metavar="DATASET")
     verify.add_argument("input", metavar="INPUT", nargs="?")
-    verify.add_argument("--key", help="the scale to verify (default: the first)")
+    verify.add_argument("--key", help="the scale to verify (default: every scale)")
     verify.add_argument("--axes", help="axis order of INPUT, as for convert")
     add_input_options(verify)
     verify.add_argument(
@@ -194,10 +231,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest absolute difference accepted (default: 0, or none for jpeg: the largest "
         "difference is only reported)",
     )
+    verify.add_argument(
+        "--downsample-method",
+        choices=DOWNSAMPLING_METHODS,
+        help="how the coarser scales were made, to check them against the finer ones (default: "
+        "mode for segmentation, mean for images)",
+    )
     verify.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="decoding threads")
     _add_output_options(verify)
     verify.set_defaults(subparser=verify)
     return parser
+
+
+def _add_pyramid_options(group: Any) -> None:
+    group.add_argument(
+        "--max-scales",
+        type=_positive_int,
+        metavar="N",
+        help="at most N scales in all (default: until one chunk holds the coarsest)",
+    )
+    group.add_argument(
+        "--factors",
+        type=_vec3_arg(int, "factors"),
+        nargs="+",
+        metavar="X,Y,Z",
+        help="the factors of each coarser scale over the one before (default: 2 on every axis, "
+        "later on the axes of coarser resolution, until the voxels are near-isotropic)",
+    )
+    group.add_argument(
+        "--downsample-method",
+        choices=DOWNSAMPLING_METHODS,
+        help="how a block of voxels becomes one (default: mode for segmentation, mean for images)",
+    )
+    group.add_argument(
+        "--ignore-zero",
+        action="store_true",
+        help="with mode: 0 wins a block only if the whole block is 0 (keeps thin objects)",
+    )
 
 
 def _add_output_options(parser: Any) -> None:

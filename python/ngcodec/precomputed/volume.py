@@ -232,6 +232,29 @@ class PrecomputedVolume:
         """The volume as an array: (C, Z, Y, X)."""
         return (self.num_channels, self.size[2], self.size[1], self.size[0])
 
+    ndim = 4
+
+    def __getitem__(self, key: tuple[slice, slice, slice, slice]) -> np.ndarray:
+        """A (C, Z, Y, X) block by slices of the volume as an array (index 0 at voxel_offset),
+        so that a scale can be read like any input array."""
+        if (
+            not isinstance(key, tuple)
+            or len(key) != 4
+            or not all(isinstance(k, slice) for k in key)
+        ):
+            raise TypeError(f"index a volume with four slices (C, Z, Y, X), got {key!r}")
+        ranges = [k.indices(n) for k, n in zip(key, self.shape, strict=True)]
+        if any(step != 1 for _, _, step in ranges):
+            raise ValueError(f"volumes are sliced with step 1, got {key!r}")
+        (c0, c1, _), (z0, z1, _), (y0, y1, _), (x0, x1, _) = ranges
+        ox, oy, oz = self.voxel_offset
+        box = Box(
+            (ox + x0, oy + y0, oz + z0), (ox + max(x0, x1), oy + max(y0, y1), oz + max(z0, z1))
+        )
+        if box.is_empty():
+            return np.zeros((max(0, c1 - c0), *box.size[::-1]), self.dtype)
+        return self.read(box)[c0:c1]
+
     def chunk_key(self, box: Box) -> str:
         """The store key of a chunk."""
         return f"{self.key}/{box.name}"

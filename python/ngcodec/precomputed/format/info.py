@@ -54,7 +54,7 @@ def _resolution(value: Any) -> list[float | int]:
     return numbers
 
 
-def _format_resolution(resolution: Sequence[float | int]) -> str:
+def format_resolution(resolution: Sequence[float | int]) -> str:
     return "_".join(format(r, "g") for r in resolution)
 
 
@@ -99,7 +99,7 @@ def make_info(
         raise ValueError(f"layer_type must be 'image' or 'segmentation', got {layer_type!r}")
     resolution_list = _resolution(resolution)
     scale: dict[str, Any] = {
-        "key": key if key is not None else _format_resolution(resolution_list),
+        "key": key if key is not None else format_resolution(resolution_list),
         "size": list(vec3(size, "size", minimum=1)),
         "resolution": resolution_list,
         "voxel_offset": list(vec3(voxel_offset, "voxel_offset")),

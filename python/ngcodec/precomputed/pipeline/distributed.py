@@ -24,6 +24,7 @@ import numpy as np
 
 from ngcodec.precomputed.format import Box
 from ngcodec.precomputed.pipeline.arrays import AXES_3D, AXES_4D
+from ngcodec.precomputed.pipeline.downsample import DownsampledArray, write_pyramid
 from ngcodec.precomputed.pipeline.write import (
     ProgressCallback,
     WriteStats,
@@ -34,7 +35,13 @@ from ngcodec.precomputed.store import Store
 from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
 from ngcodec.precomputed.volume import PrecomputedVolume
 
-__all__ = ["DEFAULT_TASK_BYTES", "aligned_block_shape", "to_precomputed"]
+__all__ = [
+    "DEFAULT_TASK_BYTES",
+    "aligned_block_shape",
+    "pyramid_tasks",
+    "scale_tasks",
+    "to_precomputed",
+]
 
 DEFAULT_TASK_BYTES = 64 * 2**20
 """The input bytes one task reads, when the array must be rechunked (at least one chunk)."""
@@ -100,21 +107,27 @@ def to_precomputed(
     compute: bool = True,
     progress: ProgressCallback | None = None,
     max_task_bytes: int = DEFAULT_TASK_BYTES,
+    pyramid: bool = False,
+    max_scales: int | None = None,
+    factors: Sequence[Sequence[int]] | None = None,
+    downsample_method: str | None = None,
+    ignore_zero: bool = False,
 ) -> Any:
     """Write a dask array (or anything :func:`dask.array.asarray` takes) to a precomputed dataset.
 
-    The options are those of :func:`~ngcodec.precomputed.pipeline.write.write_volume`. Blocks
+    The options are those of :func:`~ngcodec.precomputed.pipeline.convert.write_volume`. Blocks
     already on the chunk grid and of at most ``max_task_bytes`` are used as they are; otherwise the
     array is rechunked to blocks of whole chunks of at most ``max_task_bytes``. One task writes one
-    block.
+    block. Each coarser scale of a pyramid is written by its own tasks once the scale before it is
+    done, each task reading only the part of that scale it needs.
 
     :param compute: run the tasks now and return
         :class:`~ngcodec.precomputed.pipeline.write.WriteStats`; if false, return the list of
-        ``dask.delayed`` tasks (each computes to a ``WriteStats``) without running them
+        ``dask.delayed`` tasks of the base scale (each computes to a ``WriteStats``) without
+        running them (not with a pyramid, whose scales wait for each other)
     :param progress: called with the number of chunks finished as tasks finish
     :raises DatasetExistsError: if ``path`` holds a different dataset and ``overwrite`` is false
     """
-    import dask
     import dask.array as da
 
     started = time.perf_counter()
@@ -134,7 +147,86 @@ def to_precomputed(
         gzip_level=gzip_level,
         encoder_options=encoder_options,
         overwrite=overwrite,
+        pyramid=pyramid,
+        max_scales=max_scales,
+        factors=factors,
     )
+    level = gzip_level if gzip else None
+    tasks, skipped = scale_tasks(volume, darr, level, overwrite, max_task_bytes)
+    if not compute:
+        if len(volume.info["scales"]) > 1:
+            raise ValueError(
+                "compute=False writes one scale; a pyramid's scales wait for each other"
+            )
+        return tasks
+    stats = _run_counted(tasks, skipped, progress)
+    for scale_stats in pyramid_tasks(
+        volume,
+        # Lossless chunks are read back; the graph is recomputed only for the exact values of
+        # lossy ones.
+        darr if volume.encoder.lossy else None,
+        method=downsample_method,
+        ignore_zero=ignore_zero,
+        gzip_level=level,
+        overwrite=overwrite,
+        progress=progress,
+        max_task_bytes=max_task_bytes,
+    ).values():
+        stats = stats + scale_stats
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def pyramid_tasks(
+    base: PrecomputedVolume,
+    base_values: Any = None,
+    *,
+    method: str | None = None,
+    ignore_zero: bool = False,
+    keys: Sequence[str] | None = None,
+    gzip_level: int | None = DEFAULT_GZIP_LEVEL,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    max_task_bytes: int = DEFAULT_TASK_BYTES,
+) -> dict[str, WriteStats]:
+    """:func:`~ngcodec.precomputed.pipeline.downsample.write_pyramid` with one task per block of
+    each scale, each task reading only the part of the scale before that it needs."""
+    import dask.array as da
+
+    def write_by_tasks(target: PrecomputedVolume, view: DownsampledArray, reads: int) -> WriteStats:
+        source = da.from_array(
+            view,
+            chunks=aligned_block_shape(target, max(1, max_task_bytes // reads)),
+            name=False,
+            asarray=True,
+            lock=False,
+            meta=np.empty((0,) * 4, target.dtype),
+        )
+        return _run_counted(
+            *scale_tasks(target, source, gzip_level, overwrite, max_task_bytes), progress
+        )
+
+    return write_pyramid(
+        base,
+        base_values,
+        method=method,
+        ignore_zero=ignore_zero,
+        keys=keys,
+        scale_writer=write_by_tasks,
+    )
+
+
+def scale_tasks(
+    volume: PrecomputedVolume,
+    darr: Any,
+    gzip_level: int | None,
+    overwrite: bool,
+    max_task_bytes: int = DEFAULT_TASK_BYTES,
+) -> tuple[list[Any], WriteStats]:
+    """The ``dask.delayed`` tasks that write one scale from a (C, Z, Y, X) dask array of its
+    shape, and the stats of the blocks skipped because all their chunks exist."""
+    import dask
+
     cx, cy, cz = volume.chunk_size
     steps = (volume.num_channels, cz, cy, cx)
     largest_block = darr.shape[0] * darr.dtype.itemsize * math.prod(max(c) for c in darr.chunks[1:])
@@ -149,7 +241,6 @@ def to_precomputed(
     existing = set() if overwrite else volume.existing_chunk_names()
     blocks = darr.to_delayed(optimize_graph=True)
     starts = [np.cumsum((0, *c[:-1])) for c in darr.chunks]
-    level = gzip_level if gzip else None
     skipped = WriteStats()
     tasks = []
     for index in np.ndindex(*darr.numblocks):
@@ -167,11 +258,16 @@ def to_precomputed(
             continue
         tasks.append(
             dask.delayed(write_block, pure=False)(
-                volume, blocks[index], origin, gzip_level=level, skip_existing=not overwrite
+                volume, blocks[index], origin, gzip_level=gzip_level, skip_existing=not overwrite
             )
         )
-    if not compute:
-        return tasks
+    return tasks, skipped
+
+
+def _run_counted(
+    tasks: list[Any], skipped: WriteStats, progress: ProgressCallback | None
+) -> WriteStats:
+    """Run a scale's tasks, reporting progress as they finish; the stats of all its chunks."""
     if progress is not None and skipped.chunks_total:
         progress(skipped.chunks_total)
     stats = skipped
@@ -179,7 +275,6 @@ def to_precomputed(
         stats = stats + result
         if progress is not None:
             progress(result.chunks_total)
-    stats.seconds = time.perf_counter() - started
     return stats
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from ngcodec.precomputed.format import Box
+from ngcodec.precomputed.format.scales import default_method
 from ngcodec.precomputed.parallel import job_count, wait_all
 from ngcodec.precomputed.pipeline.arrays import AxisOrderView
+from ngcodec.precomputed.pipeline.downsample import DownsampledArray, pyramid_steps
 from ngcodec.precomputed.pipeline.write import (
     DEFAULT_MAX_SLAB_BYTES,
     ProgressCallback,
@@ -23,7 +26,7 @@ from ngcodec.precomputed.pipeline.write import (
 from ngcodec.precomputed.store import Store
 from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
 
-__all__ = ["VerifyReport", "verify_volume"]
+__all__ = ["VerifyReport", "verify_pyramid", "verify_volume"]
 
 
 @dataclass
@@ -138,3 +141,67 @@ def verify_volume(
         items.sort()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def verify_pyramid(
+    path: str | os.PathLike[str] | Store,
+    reference: Any = None,
+    *,
+    keys: Sequence[str] | None = None,
+    axes: str | None = None,
+    method: str | None = None,
+    tolerance: float | None = None,
+    jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, VerifyReport]:
+    """Verify every scale of a dataset (or those in ``keys``), each against exact values.
+
+    The first scale is compared with ``reference`` if given. Each coarser scale is compared with
+    the exact values of the scale before it, downsampled by ``method`` (by default ``mode`` for
+    segmentation, ``mean`` for images): the reference's, or the stored ones where that scale is
+    lossless. A scale with nothing exact to compare with (after a lossy scale, without a
+    reference) is only decoded.
+
+    :returns: the :class:`VerifyReport` of each scale, by key
+    """
+    base = PrecomputedVolume.open(path)
+    method = method or default_method(base.info.get("type", "image"))
+    exact: Any = None if reference is None else AxisOrderView(reference, axes)
+    report: VerifyReport | None
+    try:
+        factors = {step.key: step.factors for step in pyramid_steps(base.info, base.key)}
+    except ValueError:  # scales that are no integer downsampling of each other: decode only
+        factors = {}
+    previous = base
+    reports: dict[str, VerifyReport] = {}
+    for scale in base.info["scales"]:
+        volume = PrecomputedVolume(base.store, base.info, scale["key"])
+        if volume.key == base.key:
+            expected = exact
+        elif volume.key in factors and exact is not None:
+            expected = DownsampledArray(
+                exact,
+                previous.voxel_offset,
+                factors[volume.key],
+                method,
+                dtype=volume.dtype,
+            )
+        else:
+            expected = None
+        if keys is None or volume.key in keys:
+            report = reports[volume.key] = verify_volume(
+                base.store,
+                expected,
+                key=volume.key,
+                tolerance=tolerance,
+                jobs=jobs,
+                progress=progress,
+            )
+        else:
+            report = None
+        if not volume.encoder.lossy and (report is None or report.ok):
+            exact = volume  # checked and lossless: the cheapest exact source of the next scale
+        else:
+            exact = expected  # None if there is nothing exact to compare the next scale with
+        previous = volume
+    return reports

@@ -1,9 +1,9 @@
-"""Write arrays to precomputed datasets, one slab of chunks at a time.
+"""Write one scale of a precomputed dataset from an array, one slab of chunks at a time.
 
-:func:`write_volume` converts any array-like that supports slicing (NumPy arrays and memmaps, zarr,
-h5py, dask) one slab of chunks at a time, encodes chunks in a thread pool, writes each chunk
-atomically and skips chunks already written, so that an interrupted job resumes where it stopped.
-:func:`write_block` is the unit of work of a task (see :mod:`~ngcodec.precomputed.pipeline.dask`).
+:func:`write_scale` reads any array-like that supports slicing (NumPy arrays and memmaps, zarr,
+h5py, dask, a lazily downsampled scale) one slab of chunks at a time, encodes chunks in a thread
+pool, writes each chunk atomically and skips chunks already written, so that an interrupted job
+resumes where it stopped. :func:`write_block` is the unit of work of a dask task.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ngcodec.precomputed.format import Box, make_info, vec3
+from ngcodec.precomputed.format.scales import add_scales, plan_factors
 from ngcodec.precomputed.parallel import job_count, wait_all
 from ngcodec.precomputed.pipeline.arrays import (
-    AxisOrderView,
     cast_block,
     check_castable,
     default_data_type,
@@ -36,10 +36,11 @@ __all__ = [
     "ProgressCallback",
     "WriteStats",
     "create_dataset_for",
+    "dataset_info",
     "plan_slabs",
     "read_slab",
     "write_block",
-    "write_volume",
+    "write_scale",
 ]
 
 DEFAULT_MAX_SLAB_BYTES = 256 * 2**20
@@ -142,10 +143,9 @@ def write_block(
     return stats
 
 
-def create_dataset_for(
-    dtype: np.dtype,
+def dataset_info(
+    dtype: Any,
     shape: Sequence[int],
-    path: str | os.PathLike[str] | Store,
     *,
     encoding: str,
     chunk_size: Sequence[int] | int,
@@ -155,12 +155,13 @@ def create_dataset_for(
     layer_type: str | None,
     key: str | None,
     data_type: Any,
-    gzip_level: int,
-    encoder_options: Mapping[str, Any] | None,
-    overwrite: bool,
-) -> PrecomputedVolume:
-    """The dataset that an array of this dtype and (C, Z, Y, X) shape is written to, created with
-    every option checked; the options are those of :func:`write_volume`."""
+    pyramid: bool = False,
+    max_scales: int | None = None,
+    factors: Sequence[Sequence[int]] | None = None,
+) -> dict[str, Any]:
+    """The info of the dataset that an array of this dtype and (C, Z, Y, X) shape is written to,
+    with every option checked; the options are those of
+    :func:`~ngcodec.precomputed.pipeline.convert.write_volume`."""
     if data_type is None:
         data_type = default_data_type(dtype)
     info = make_info(
@@ -176,6 +177,27 @@ def create_dataset_for(
         key=key,
     )
     check_castable(dtype, info["data_type"])
+    if factors is None and pyramid:
+        base = info["scales"][0]
+        factors = plan_factors(
+            base["size"], base["resolution"], base["chunk_sizes"][0], max_scales=max_scales
+        )
+    return add_scales(info, factors or ())
+
+
+def create_dataset_for(
+    dtype: Any,
+    shape: Sequence[int],
+    path: str | os.PathLike[str] | Store,
+    *,
+    gzip_level: int,
+    encoder_options: Mapping[str, Any] | None,
+    overwrite: bool,
+    **layout: Any,
+) -> PrecomputedVolume:
+    """The dataset that an array of this dtype and (C, Z, Y, X) shape is written to, created with
+    every option checked; ``layout`` holds the options of :func:`dataset_info`."""
+    info = dataset_info(dtype, shape, **layout)
     if not 1 <= gzip_level <= 9:
         raise ValueError(f"gzip_level must be between 1 and 9, got {gzip_level}")
     return PrecomputedVolume.create(
@@ -183,86 +205,31 @@ def create_dataset_for(
     )
 
 
-def write_volume(
-    array: Any,
-    path: str | os.PathLike[str] | Store,
+def write_scale(
+    volume: PrecomputedVolume,
+    source: Any,
     *,
-    encoding: str = "raw",
-    chunk_size: Sequence[int] | int = (64, 64, 64),
-    block_size: Sequence[int] | int = (8, 8, 8),
-    resolution: Sequence[float] | float = (1, 1, 1),
-    voxel_offset: Sequence[int] | int = (0, 0, 0),
-    layer_type: str | None = None,
-    key: str | None = None,
-    data_type: Any = None,
-    axes: str | None = None,
-    gzip: bool = True,
-    gzip_level: int = DEFAULT_GZIP_LEVEL,
-    encoder_options: Mapping[str, Any] | None = None,
+    gzip_level: int | None = DEFAULT_GZIP_LEVEL,
     jobs: int | None = None,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     max_slab_bytes: int = DEFAULT_MAX_SLAB_BYTES,
 ) -> WriteStats:
-    """Write an array to a single-scale precomputed dataset directory.
+    """Write every chunk of one scale from a (C, Z, Y, X) array-like of the scale's shape.
 
-    The array is read one slab of chunks at a time (see ``max_slab_bytes``), never whole; while the
-    thread pool encodes one slab the next is read. Each chunk is written atomically, and chunks
-    already present are skipped, so running the same call again after an interruption finishes
-    the job.
+    Slab by slab, as :func:`write_volume` does; chunks already present are skipped unless
+    ``overwrite``.
 
-    :param array: a NumPy array or any array-like with ``shape``, ``dtype`` and slicing (memmap,
-        zarr, h5py, dask), (Z, Y, X) or (C, Z, Y, X) unless ``axes`` says otherwise
-    :param path: the dataset directory (created if needed)
-    :param encoding: one of :data:`ENCODINGS`: ``raw``, ``compressed_segmentation``, ``jpeg``
-        (and ``png`` where :mod:`ngcodec.chunk_encoding` has it)
-    :param chunk_size: (X, Y, Z) or one number
-    :param block_size: the compressed_segmentation block size (X, Y, Z) or one number
-    :param resolution: voxel size (X, Y, Z) in nanometres
-    :param voxel_offset: global coordinates (X, Y, Z) of the first voxel
-    :param layer_type: ``image`` or ``segmentation`` (default: from the encoding)
-    :param key: the scale's directory name (default: from the resolution, e.g. ``8_8_40``)
-    :param data_type: the dataset's data type (default: the array's); values are cast, and a
-        narrowing integer cast is checked to fit
-    :param axes: the array's axis order, e.g. ``xyz`` or ``zyxc`` (default ``zyx`` / ``czyx``)
-    :param gzip: gzip raw and compressed_segmentation chunks into ``.gz`` files
-    :param gzip_level: the gzip level, 1 (fast) to 9 (small)
-    :param encoder_options: extrinsic encoder options, as for :func:`get_encoder`:
-        ``jpeg_quality`` and ``jpeg_plane`` for jpeg (``png_level`` for png)
-    :param jobs: encoding threads (default: one per CPU); 1 runs everything in this thread
-    :param overwrite: replace a different dataset at ``path`` and rewrite every chunk
-    :param progress: called with the number of chunks finished, as they finish
-    :param max_slab_bytes: the most input bytes read at once (two slabs are held: one read, one
-        being encoded)
-    :raises DatasetExistsError: if ``path`` holds a different dataset and ``overwrite`` is false
-    :returns: :class:`WriteStats`
+    :param gzip_level: gzip raw and compressed_segmentation chunks at this level, or None
     """
     started = time.perf_counter()
-    source = AxisOrderView(array, axes)
-    volume = create_dataset_for(
-        source.dtype,
-        source.shape,
-        path,
-        encoding=encoding,
-        chunk_size=chunk_size,
-        block_size=block_size,
-        resolution=resolution,
-        voxel_offset=voxel_offset,
-        layer_type=layer_type,
-        key=key,
-        data_type=data_type,
-        gzip_level=gzip_level,
-        encoder_options=encoder_options,
-        overwrite=overwrite,
-    )
     jobs = job_count(jobs)
-    level = gzip_level if gzip else None
     existing = set() if overwrite else volume.existing_chunk_names()
     stats = WriteStats()
     lock = threading.Lock()
 
     def write_one(box: Box, chunk: np.ndarray) -> None:
-        written = volume.write_chunk(box, chunk, gzip_level=level)
+        written = volume.write_chunk(box, chunk, gzip_level=gzip_level)
         with lock:
             stats.chunks_written += 1
             stats.bytes_out += written
@@ -301,7 +268,7 @@ def write_volume(
     return stats
 
 
-def read_slab(source: AxisOrderView, volume: PrecomputedVolume, slab: Box) -> np.ndarray:
+def read_slab(source: Any, volume: PrecomputedVolume, slab: Box) -> np.ndarray:
     """The slab of the source as a (C, Z, Y, X) array of the volume's dtype."""
     local = Box(
         tuple(a - o for a, o in zip(slab.start, volume.voxel_offset, strict=True)),  # type: ignore[arg-type]
