@@ -10,7 +10,7 @@ import pytest
 import ngcodec.volume as nv
 from ngcodec.cli import main
 from ngcodec.precomputed.format.scales import downsampled_scale, plan_factors
-from ngcodec.precomputed.pipeline.downsample import DownsampledArray, write_pyramid
+from ngcodec.precomputed.pipeline.downsample import DownsampledArray, extend_pyramid, write_pyramid
 
 ts = pytest.importorskip("tensorstore")
 
@@ -302,3 +302,15 @@ def test_downsample_needs_a_dataset_with_chunks(tmp_path, capsys):
     assert main(["downsample", str(tmp_path)]) == 3
     assert "no chunks to downsample" in capsys.readouterr().err
     assert main(["downsample", str(tmp_path / "nothing")]) == 3
+
+
+def test_extending_a_pyramid_keeps_the_scales_it_has_whatever_their_keys():
+    info = nv.make_info(data_type="uint8", num_channels=1, size=(200, 200, 100), resolution=8)
+    second = downsampled_scale(info["scales"][0], (2, 2, 2))
+    info["scales"].append({**second, "key": "16nm"})
+    extended, keys = extend_pyramid(info)
+    assert keys == ["16nm", "32_32_32"]
+    assert [s["key"] for s in extended["scales"]] == ["8_8_8", "16nm", "32_32_32"]
+    info["scales"][1]["voxel_offset"] = [1, 0, 0]  # not what downsampling the first scale gives
+    with pytest.raises(ValueError, match="16nm"):
+        extend_pyramid(info)

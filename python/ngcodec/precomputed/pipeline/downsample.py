@@ -254,10 +254,10 @@ def extend_pyramid(
 ) -> tuple[dict[str, Any], list[str]]:
     """The info with the coarser scales of a pyramid over its base scale, and their keys.
 
-    Scales already in the info with a planned key are kept (their size and offset must be the
-    planned ones); the others are added after them.
+    Scales already in the info with a planned resolution are kept, whatever their key (their size
+    and offset must be the planned ones); the others are added.
 
-    :raises ValueError: if an existing scale has a planned key but another geometry
+    :raises ValueError: if an existing scale has a planned resolution but another geometry
     """
     base = select_scale(info, base_key, "the dataset")
     if factors is None:
@@ -267,8 +267,9 @@ def extend_pyramid(
     planned = add_scales({**info, "scales": [base]}, factors)["scales"][1:]
     scales = [dict(s) for s in info["scales"]]
     position = next(i for i, s in enumerate(scales) if s.get("key") == base["key"]) + 1
+    keys = []
     for scale in planned:
-        existing = [s for s in scales if s.get("key") == scale["key"]]
+        existing = [s for s in scales if _same_resolution(s, scale)]
         if existing:
             found = existing[0]
             if [found.get("size"), found.get("voxel_offset", [0, 0, 0])] != [
@@ -276,7 +277,7 @@ def extend_pyramid(
                 scale["voxel_offset"],
             ]:
                 raise ValueError(
-                    f"the dataset's scale {scale['key']} has size {found.get('size')} at "
+                    f"the dataset's scale {found.get('key')} has size {found.get('size')} at "
                     f"{found.get('voxel_offset')}, not {scale['size']} at {scale['voxel_offset']} "
                     "as downsampling the scale before it gives"
                 )
@@ -284,4 +285,12 @@ def extend_pyramid(
             scale = found
         scales.insert(position, scale)
         position += 1
-    return {**info, "scales": scales}, [s["key"] for s in planned]
+        keys.append(scale["key"])
+    return {**info, "scales": scales}, keys
+
+
+def _same_resolution(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(
+        math.isclose(x, y, rel_tol=1e-6)
+        for x, y in zip(a["resolution"], b["resolution"], strict=True)
+    )
