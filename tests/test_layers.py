@@ -17,6 +17,8 @@ LAYERS: list[tuple[str, ...]] = [
         "ngcodec.image_codecs",
         "ngcodec.chunk_encoding",
         "ngcodec.downsampling",
+        "ngcodec.jxl_codec",
+        "ngcodec.compresso_codec",
     ),
     ("ngcodec.sources", "ngcodec.sample"),
     ("ngcodec.precomputed.store",),

@@ -58,6 +58,17 @@ __all__ = [
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 
 ENCODINGS = ("raw", "compressed_segmentation", "jpeg", "png", "jxl", "compresso")
+
+ENCODER_OPTIONS = (
+    "jpeg_quality",
+    "jpeg_plane",
+    "jpeg_mode",
+    "png_level",
+    "jxl_quality",
+    "jxl_effort",
+)
+"""The extrinsic encoder options :func:`get_encoder` takes, as :func:`add_argparse_options` names
+them in the parsed arguments."""
 """Every ``encoding`` :func:`get_encoder` knows: the six the Neuroglancer viewer reads. Writing jxl
 needs ``ngcodec[jxl]`` (also to read it), writing compresso ``ngcodec[compresso]``."""
 

@@ -33,6 +33,7 @@ from ngcodec.cli.convert import run_convert
 from ngcodec.cli.downsample import run_downsample
 from ngcodec.cli.inspect import run_info, run_verify
 from ngcodec.cli.parser import build_parser
+from ngcodec.cli.transcode import run_transcode
 
 __all__ = ["EXIT_INPUT", "EXIT_OK", "EXIT_OUTPUT", "EXIT_USAGE", "EXIT_VERIFY_FAILED", "main"]
 
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_convert(parser, args)
         if args.command == "downsample":
             return run_downsample(parser, args)
+        if args.command == "transcode":
+            return run_transcode(args)
         if args.command == "info":
             return run_info(args)
         return run_verify(args)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ngcodec.chunk_encoding import InvalidInfoError
+from ngcodec.chunk_encoding import ENCODER_OPTIONS, InvalidInfoError
 from ngcodec.cli.common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -96,7 +96,7 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         "ignore_zero": args.ignore_zero,
         "encoder_options": {
             name: getattr(args, name)
-            for name in ("jpeg_quality", "jpeg_plane", "png_level")
+            for name in ENCODER_OPTIONS
             if getattr(args, name, None) is not None
         },
     }

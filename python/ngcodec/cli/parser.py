@@ -208,6 +208,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(downsample)
     downsample.set_defaults(subparser=downsample)
 
+    transcode = commands.add_parser(
+        "transcode",
+        help="re-encode a jpeg dataset as jxl, losslessly (the same DCT coefficients)",
+        description="Recompress every chunk of every scale of a jpeg dataset as JPEG XL, keeping "
+        "its DCT coefficients: the same image in fewer bytes. Needs ngcodec[jxl].",
+    )
+    transcode.add_argument("dataset", metavar="DATASET")
+    transcode.add_argument("output", metavar="OUTPUT_DIR")
+    transcode.add_argument("--encoding", choices=("jxl",), default="jxl", help="the new encoding")
+    transcode.add_argument(
+        "--overwrite", action="store_true", help="replace a different dataset at OUTPUT_DIR"
+    )
+    transcode.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="threads")
+    _add_output_options(transcode)
+    transcode.set_defaults(subparser=transcode)
+
     info = commands.add_parser("info", help="print a dataset's info and storage statistics")
     info.add_argument("dataset", metavar="DATASET")
     info.add_argument("--key", help="only this scale")

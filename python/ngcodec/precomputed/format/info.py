@@ -26,13 +26,14 @@ __all__ = [
     "select_scale",
 ]
 
-ENCODINGS: tuple[str, ...] = ("raw", "compressed_segmentation", "jpeg") + (
-    ("png",) if hasattr(chunk_encoding, "PngChunkEncoder") else ()
-)
+ENCODINGS: tuple[str, ...] = chunk_encoding.ENCODINGS
 """The encodings ngcodec writes: every one :func:`get_encoder` knows."""
 
-GZIP_ENCODINGS = ("raw", "compressed_segmentation")
+GZIP_ENCODINGS = ("raw", "compressed_segmentation", "compresso")
 """Encodings whose chunks are gzipped when asked; image data does not shrink further."""
+
+SEGMENTATION_ENCODINGS = ("compressed_segmentation", "compresso")
+"""Encodings made for labels: their datasets are segmentation layers by default."""
 
 
 def _resolution(value: Any) -> list[float | int]:
@@ -81,7 +82,7 @@ def make_info(
     :param voxel_offset: the global coordinates of the volume's first voxel
     :param block_size: the ``compressed_segmentation_block_size`` (ignored by other encodings)
     :param layer_type: ``image`` or ``segmentation``; by default ``segmentation`` for the
-        ``compressed_segmentation`` encoding, ``image`` otherwise
+        ``compressed_segmentation`` and ``compresso`` encodings, ``image`` otherwise
     :param key: the scale's directory name; by default the resolution, e.g. ``8_8_40``
     :raises ValueError: (:class:`InvalidInfoError` for encoder problems) naming the bad parameter
     """
@@ -94,7 +95,7 @@ def make_info(
     if encoding not in ENCODINGS:
         raise InvalidInfoError(f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
     if layer_type is None:
-        layer_type = "segmentation" if encoding == "compressed_segmentation" else "image"
+        layer_type = "segmentation" if encoding in SEGMENTATION_ENCODINGS else "image"
     if layer_type not in ("image", "segmentation"):
         raise ValueError(f"layer_type must be 'image' or 'segmentation', got {layer_type!r}")
     resolution_list = _resolution(resolution)
