@@ -24,6 +24,7 @@ from ngcodec import _native
 from ngcodec.chunk_encoding import InvalidFormatError, InvalidInfoError, get_encoder
 from ngcodec.precomputed.format import sharding as sh
 from ngcodec.precomputed.format.sharding import ShardingSpec, ShardReader
+from ngcodec.precomputed.store.compression import gzip_compress
 
 ts = pytest.importorskip("tensorstore")
 
@@ -504,6 +505,62 @@ def test_a_chunk_costs_the_indexes_and_its_own_bytes(tmp_path):
     assert [key for key, _, _ in log] == ["1.shard", "1.index"]
 
 
+def test_a_shards_chunks_are_listed_from_its_indexes(tmp_path):
+    spec = ShardingSpec(2, "identity", 4, 1, "gzip", "gzip")
+    chunks, shard = sample_shard(spec)
+    log: list = []
+    reader = ShardReader(spec, memory_read_range({"0.shard": shard}, log))
+    ids, sizes = reader.shard_chunks(0)
+    assert sorted(ids.tolist()) == sorted(chunks)
+    stored = {int(i): int(n) for i, n in zip(ids, sizes, strict=True)}
+    assert stored == {i: len(gzip_compress(d)) for i, d in chunks.items()}
+    assert sum(stop - start for _, start, stop in log) < len(shard) / 10  # no chunk data read
+    log.clear()
+    assert all(reader.read_chunk(i) == d for i, d in chunks.items())
+    assert len(log) == len(chunks)  # only the chunks: every index is cached
+    assert reader.shard_chunks(1) is None
+    # The same with a shard index read entry by entry when looking chunks up.
+    spec = ShardingSpec(0, "murmurhash3_x86_128", 13, 0, "raw", "raw")
+    chunks, shard = sample_shard(spec, count=50)
+    ids, sizes = ShardReader(spec, memory_read_range({"0.shard": shard})).shard_chunks(0)
+    assert dict(zip(ids.tolist(), sizes.tolist(), strict=True)) == {
+        i: len(d) for i, d in chunks.items()
+    }
+
+
+def test_gzip_bombs_stop_at_max_size():
+    spec = ShardingSpec(0, "identity", 0, 0, "raw", "gzip")
+    reader = ShardReader(
+        spec, memory_read_range({"0.shard": sh.encode_shard(spec, {0: bytes(10**6)})})
+    )
+    assert len(reader.read_chunk(0, max_size=10**6)) == 10**6
+    with pytest.raises(InvalidFormatError, match=r"^0\.shard: minishard 0: chunk 0: .*more than"):
+        reader.read_chunk(0, max_size=1000)
+
+
+def test_chunks_given_with_their_data_encoding():
+    spec = ShardingSpec(0, "identity", 1, 0, "gzip", "gzip")
+    chunks = {0: b"ab" * 50, 1: b"cd"}
+    packed = {i: sh.encode_chunk_data(spec, d) for i, d in chunks.items()}
+    assert packed[0] == gzip_compress(chunks[0])
+    shard = sh.encode_shard(spec, packed, data_encoded=True)
+    assert shard == sh.encode_shard(spec, chunks)
+    raw = ShardingSpec(0, "identity", 1, 0, "gzip", "raw")
+    assert sh.encode_chunk_data(raw, chunks[0]) == chunks[0]
+
+
+def test_shard_files_among_a_scales_files():
+    spec = ShardingSpec(0, "identity", 2, 9)  # three hex digits
+    names = ["000.shard", "00a.shard", "1ff.shard", "0a.shard", "200.shard", "xyz.shard"]
+    names += ["00b.index", "00b.data", "00c.index", "info", "0-64_0-64_0-64", "001.shard.tmp"]
+    assert sh.shard_files(spec, names) == {
+        0: "000.shard",
+        10: "00a.shard",
+        511: "1ff.shard",
+        11: "00b.index/.data",
+    }
+
+
 def test_large_shard_indexes_are_read_entry_by_entry():
     spec = ShardingSpec(0, "murmurhash3_x86_128", 13, 0, "raw", "gzip")
     assert spec.shard_index_bytes > sh.WHOLE_INDEX_BYTES
@@ -840,6 +897,8 @@ def test_hostile_shards_name_the_file_and_minishard(case):
             ShardReader(spec, memory_read_range({"0.shard": shard})).read_chunk(1)
         with pytest.raises(InvalidFormatError, match=r"^0\.shard: "):
             dict(ShardReader(spec, memory_read_range({"0.shard": shard})).read_shard(0))
+        with pytest.raises(InvalidFormatError, match=r"^0\.shard: "):
+            ShardReader(spec, memory_read_range({"0.shard": shard})).shard_chunks(0)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -865,8 +924,8 @@ def test_chunks_overlapping_an_index_are_refused_when_reading_a_whole_shard():
 BAD_GZIP = {
     "not gzip": b"PK\x03\x04garbage",
     "corrupt": zlib.compress(b"x" * 100)[:2] + b"\xff" * 10,
-    "cut short": sh._gzip(b"x" * 1000)[:-6],
-    "trailing bytes": sh._gzip(b"x" * 24) + b"junk",
+    "cut short": gzip_compress(b"x" * 1000)[:-6],
+    "trailing bytes": gzip_compress(b"x" * 24) + b"junk",
     "empty": b"",
 }
 
@@ -879,7 +938,7 @@ def test_bad_gzip_is_named(case):
     if stream:
         with pytest.raises(InvalidFormatError, match=r"^0\.shard: minishard 1: index: "):
             ShardReader(spec, memory_read_range({"0.shard": as_index})).read_chunk(1)
-    index = sh._gzip(minishard_index([1], [0], [len(stream)]))
+    index = gzip_compress(minishard_index([1], [0], [len(stream)]))
     as_chunk = shard_with([(0, 0), (len(stream), len(stream) + len(index)), (0, 0), (0, 0)],
                           stream + index)  # fmt: skip
     reader = ShardReader(spec, memory_read_range({"0.shard": as_chunk}))

@@ -62,6 +62,8 @@ class LocalStore(Store):
     def read_range(self, key: str, start: int, stop: int) -> bytes | None:
         try:
             with open(self._path(key), "rb") as f:
+                # Clamped to the file: a read of n bytes allocates n bytes before reading.
+                stop = min(stop, os.fstat(f.fileno()).st_size)
                 f.seek(start)
                 return f.read(max(0, stop - start))
         except (FileNotFoundError, NotADirectoryError):
