@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ngcodec.sources", "ngcodec.sample"),
     ("ngcodec.precomputed.store",),
     ("ngcodec.precomputed.format", "ngcodec.precomputed.parallel"),
+    ("ngcodec.precomputed.sharded",),
     ("ngcodec.precomputed.volume",),
     ("ngcodec.precomputed.pipeline",),
     ("ngcodec.volume", "ngcodec.distributed", "ngcodec.cli", "ngcodec.__main__", "ngcodec"),

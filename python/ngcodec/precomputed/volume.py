@@ -2,7 +2,8 @@
 
 A dataset is an ``info`` object plus, for each scale, objects named ``<key>/x0-x1_y0-y1_z0-z1``
 (global voxel coordinates, ends exclusive; chunks at the upper edges are truncated), in any
-:class:`~ngcodec.precomputed.store.Store`.
+:class:`~ngcodec.precomputed.store.Store`; or, for a sharded scale, ``<key>/<hex>.shard`` files
+that each hold many chunks (:mod:`~ngcodec.precomputed.sharded`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from ngcodec.precomputed.format import (
     select_scale,
     vec3,
 )
+from ngcodec.precomputed.format.sharding import ShardBox, ShardingSpec, is_shard_file_name
 from ngcodec.precomputed.parallel import run_all
+from ngcodec.precomputed.sharded import ShardedChunks
 from ngcodec.precomputed.store import (
     CorruptObjectError,
     LocalStore,
@@ -94,8 +97,11 @@ class PrecomputedVolume:
         except KeyError as exc:
             raise InvalidInfoError(f"invalid scale in the info of {where}: no key") from exc
         self.grid: ChunkGrid = scale_grid(self.scale, where)
+        self.sharding: ShardingSpec | None = None
+        self._shards: ShardedChunks | None = None
         if "sharding" in self.scale:
-            raise InvalidInfoError(f"{where}: sharded scales are not supported")
+            self.sharding = ShardingSpec.from_json(self.scale["sharding"])
+            self._shards = ShardedChunks(self.store, self.key, self.sharding, self.grid)
         self.dtype = np.dtype(self.info["data_type"])
         self.num_channels = int(self.info["num_channels"])
 
@@ -256,11 +262,25 @@ class PrecomputedVolume:
         return self.read(box)[c0:c1]
 
     def chunk_key(self, box: Box) -> str:
-        """The store key of a chunk."""
+        """The store key of a chunk (of an unsharded scale)."""
         return f"{self.key}/{box.name}"
 
+    @property
+    def sharded(self) -> bool:
+        """Whether the scale's chunks are kept in shard files."""
+        return self._shards is not None
+
     def stored_chunks(self) -> dict[str, StoredObject]:
-        """The chunks present, by name, as the store lists them (size stored, gzipped)."""
+        """The chunks present, by name, as the store lists them (size stored, gzipped); for a
+        sharded scale, as the shards' indexes list them (size in the shard, data encoding).
+
+        :raises ChunkError: if a shard's indexes cannot be read (the message names the shard)
+        """
+        if self._shards is not None:
+            try:
+                return self._shards.stored_chunks()
+            except InvalidFormatError as exc:
+                raise ChunkError(f"scale {self.key}: {exc}") from exc
         return {
             name: stored
             for name, stored in self.store.list(self.key).items()
@@ -268,14 +288,32 @@ class PrecomputedVolume:
         }
 
     def existing_chunk_names(self) -> set[str]:
-        """The names of the chunks present, from one listing."""
+        """The names of the chunks present, from one listing (and, if sharded, the indexes)."""
         return set(self.stored_chunks())
 
     def has_chunk(self, box: Box) -> bool:
+        if self._shards is not None:
+            try:
+                return self._shards.has(box)
+            except InvalidFormatError as exc:
+                raise ChunkError(f"chunk {box.name}: {exc}") from exc
         return self.store.exists(self.chunk_key(box))
 
+    @property
+    def shards(self) -> ShardedChunks:
+        """The shard files of a sharded scale: their boxes, listing and checks.
+
+        :raises ValueError: if the scale is not sharded
+        """
+        return self._sharded_scale("have shards")
+
+    def _sharded_scale(self, doing: str) -> ShardedChunks:
+        if self._shards is None:
+            raise ValueError(f"scale {self.key} is not sharded: it does not {doing}")
+        return self._shards
+
     def delete_chunks(self) -> int:
-        """Delete this scale's chunks (and nothing else); return how many."""
+        """Delete this scale's chunk or shard files (and nothing else); return how many."""
         return _delete_chunks(self.store, self.key)
 
     def remove_temporary_files(self) -> int:
@@ -297,8 +335,11 @@ class PrecomputedVolume:
         """
         limit = _MAX_ENCODED_PER_DECODED_BYTE * self.chunk_nbytes(box) + _MAX_ENCODED_OVERHEAD
         try:
-            data = self.store.read(self.chunk_key(box), max_size=limit)
-        except CorruptObjectError as exc:
+            if self._shards is not None:
+                data = self._shards.read(box, max_size=limit)
+            else:
+                data = self.store.read(self.chunk_key(box), max_size=limit)
+        except (CorruptObjectError, InvalidFormatError) as exc:
             raise ChunkError(f"chunk {box.name}: {exc}") from exc
         if data is None:
             raise MissingChunkError(f"chunk {box.name} is missing from {self.store.location}")
@@ -316,14 +357,8 @@ class PrecomputedVolume:
         except (InvalidFormatError, ValueError) as exc:
             raise ChunkError(f"chunk {box.name}: {exc}") from exc
 
-    def write_chunk(
-        self, box: Box, chunk: Any, *, gzip_level: int | None = DEFAULT_GZIP_LEVEL
-    ) -> int:
-        """Encode a (C, Z, Y, X) chunk and write it atomically; return the bytes written.
-
-        :param gzip_level: gzip the chunk at this level, or None for a plain file; image
-            encodings are never gzipped
-        """
+    def encode_chunk(self, box: Box, chunk: Any) -> bytes | bytearray:
+        """The bytes of a (C, Z, Y, X) chunk in the scale's encoding (a chunk file's bytes)."""
         if not self.is_chunk(box):
             raise ValueError(f"{box.name} is not a chunk of {self!r}")
         expected = (self.num_channels, box.size[2], box.size[1], box.size[0])
@@ -332,12 +367,47 @@ class PrecomputedVolume:
                 f"chunk {box.name} must have shape {expected} (C, Z, Y, X), "
                 f"got {tuple(np.shape(chunk))}"
             )
+        return self.encoder.encode(chunk)
+
+    def write_chunk(
+        self, box: Box, chunk: Any, *, gzip_level: int | None = DEFAULT_GZIP_LEVEL
+    ) -> int:
+        """Encode a (C, Z, Y, X) chunk and write it atomically; return the bytes written.
+
+        :param gzip_level: gzip the chunk at this level, or None for a plain file; image
+            encodings are never gzipped
+        :raises ValueError: for a sharded scale, whose chunks are written a shard at a time
+        """
+        if self._shards is not None:
+            raise ValueError(
+                f"scale {self.key} is sharded: its chunks are written a whole shard at a time "
+                "(encode_shard_chunk, then write_shard), not one by one"
+            )
         gzipped = gzip_level is not None and self.scale["encoding"] in GZIP_ENCODINGS
         return self.store.write(
             self.chunk_key(box),
-            self.encoder.encode(chunk),
+            self.encode_chunk(box, chunk),
             gzip_level=gzip_level if gzipped else None,
         )
+
+    def encode_shard_chunk(
+        self, box: Box, chunk: Any, *, gzip_level: int | None = DEFAULT_GZIP_LEVEL
+    ) -> bytes | bytearray:
+        """A (C, Z, Y, X) chunk of a sharded scale as its shard stores it: encoded, then gzipped
+        if the sharding's ``data_encoding`` says so (at ``gzip_level``, by default 6)."""
+        encoded = self.encode_chunk(box, chunk)
+        level = DEFAULT_GZIP_LEVEL if gzip_level is None else gzip_level
+        return self._sharded_scale("have shards").pack(encoded, level)
+
+    def write_shard(self, shard: ShardBox, chunks: Mapping[Box, bytes | bytearray]) -> int:
+        """Write one shard file of a sharded scale, whole and atomically; return its size.
+
+        :param shard: one of :meth:`shard_boxes`
+        :param chunks: its chunks (all of them, or those to store) as
+            :meth:`encode_shard_chunk` gives them, by chunk box
+        :raises ValueError: if a box is not a chunk of this shard
+        """
+        return self._sharded_scale("have shards").write_shard(shard, chunks)
 
     def read(
         self,
@@ -380,8 +450,8 @@ class PrecomputedVolume:
 
 
 def _delete_chunks(store: Store, key: str) -> int:
-    """Delete the chunks of a scale (and nothing else); return how many."""
-    names = [name for name in store.list(key) if is_chunk_name(name)]
+    """Delete the chunk and shard files of a scale (and nothing else); return how many."""
+    names = [name for name in store.list(key) if is_chunk_name(name) or is_shard_file_name(name)]
     for name in names:
         store.delete(f"{key}/{name}")
     return len(names)

@@ -1,4 +1,5 @@
-"""Multi-resolution pyramids: which coarser scales to add, and what each one's info says.
+"""Multi-resolution pyramids: which coarser scales to add, and what each one's info says (its
+geometry, and its sharding if it is sharded).
 
 Each scale is made from the one before it by an integer factor per axis (X, Y, Z). Downsampling
 windows are aligned to global coordinate 0, as tensorstore's ``downsample`` aligns them, so a scale
@@ -12,8 +13,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ngcodec.precomputed.format.grid import Vec3, vec3
-from ngcodec.precomputed.format.info import format_resolution
+from ngcodec.precomputed.format.info import GZIP_ENCODINGS, format_resolution, scale_grid
+from ngcodec.precomputed.format.sharding import DEFAULT_SHARD_BYTES, choose_sharding
 
 __all__ = [
     "DOWNSAMPLING_METHODS",
@@ -21,6 +25,7 @@ __all__ = [
     "default_method",
     "downsampled_scale",
     "plan_factors",
+    "shard_scales",
 ]
 
 DOWNSAMPLING_METHODS = ("mean", "mode", "stride", "min", "max")
@@ -100,4 +105,42 @@ def add_scales(info: Mapping[str, Any], factors: Sequence[Sequence[int]]) -> dic
     keys = [s["key"] for s in scales]
     if len(set(keys)) != len(keys):
         raise ValueError(f"the scales would not have distinct keys: {keys}")
+    return {**info, "scales": scales}
+
+
+def shard_scales(
+    info: Mapping[str, Any],
+    *,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    above: int = 0,
+    gzip: bool = True,
+    keys: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The info with a ``sharding`` member in each scale (or each of ``keys``) of more than
+    ``above`` bytes of uncompressed data.
+
+    The sharding is :func:`~ngcodec.precomputed.format.sharding.choose_sharding`'s for shards of
+    about ``shard_bytes`` uncompressed: shards are boxes of chunks. Chunks are gzipped in their
+    shards if ``gzip`` and the encoding gains from it (not the image encodings); minishard indexes
+    always are.
+
+    :raises ValueError: if ``shard_bytes`` is not positive or ``above`` is negative
+    """
+    for name, value, least in (("shard_bytes", shard_bytes, 1), ("sharded_above", above, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
+    voxel_bytes = np.dtype(info["data_type"]).itemsize * int(info["num_channels"])
+    scales = []
+    for scale in info["scales"]:
+        scale = dict(scale)
+        grid = scale_grid(scale, "the info")
+        if (keys is None or scale["key"] in keys) and math.prod(grid.size) * voxel_bytes > above:
+            gzipped = gzip and scale["encoding"] in GZIP_ENCODINGS
+            scale["sharding"] = choose_sharding(
+                grid.grid_shape,
+                math.prod(grid.chunk_size) * voxel_bytes,
+                target_shard_bytes=shard_bytes,
+                data_encoding="gzip" if gzipped else "raw",
+            ).to_json()
+        scales.append(scale)
     return {**info, "scales": scales}

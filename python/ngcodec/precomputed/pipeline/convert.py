@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ngcodec.precomputed.format.sharding import DEFAULT_SHARD_BYTES
 from ngcodec.precomputed.pipeline.arrays import AxisOrderView
 from ngcodec.precomputed.pipeline.downsample import write_pyramid
 from ngcodec.precomputed.pipeline.write import (
@@ -47,6 +48,9 @@ def write_volume(
     factors: Sequence[Sequence[int]] | None = None,
     downsample_method: str | None = None,
     ignore_zero: bool = False,
+    sharded: bool = False,
+    sharded_above: int = 0,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
 ) -> WriteStats:
     """Write an array to a precomputed dataset: one scale, or a pyramid of them.
 
@@ -86,6 +90,13 @@ def write_volume(
     :param downsample_method: ``mean``, ``mode``, ``stride``, ``min`` or ``max`` (default:
         ``mode`` for segmentation, ``mean`` for images)
     :param ignore_zero: with ``mode``, 0 wins a block only when the whole block is 0
+    :param sharded: write the scales in the sharded format: a few ``.shard`` files each holding
+        many chunks, instead of one file per chunk; each shard is written whole, and a rerun skips
+        the shards already written
+    :param sharded_above: with ``sharded``, shard only the scales of more than this many bytes of
+        uncompressed data (the others keep a file per chunk)
+    :param shard_bytes: the uncompressed bytes of chunks a shard holds, about (a power of two
+        of chunks); the memory a shard takes while written is its compressed size
     :raises DatasetExistsError: if ``path`` holds a different dataset and ``overwrite`` is false
     :returns: :class:`WriteStats`, of all scales together
     """
@@ -109,6 +120,10 @@ def write_volume(
         pyramid=pyramid,
         max_scales=max_scales,
         factors=factors,
+        sharded=sharded,
+        sharded_above=sharded_above,
+        shard_bytes=shard_bytes,
+        gzip=gzip,
     )
     level = gzip_level if gzip else None
     stats = write_scale(

@@ -10,6 +10,9 @@ to any). The workers must see the output directory at the same path: a shared fi
 Tasks hold only a :class:`~ngcodec.precomputed.volume.PrecomputedVolume` (store, info, encoder
 options) and the block; there is no global state, and every chunk is written atomically, so a job
 that was stopped resumes by running it again: blocks whose chunks all exist are not even read.
+A sharded scale is written by one task per shard, the only writer of its file, which gathers
+the chunks that the tasks of its blocks encoded (in parallel, on any workers) and writes the
+shard whole; shards already written are skipped.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from typing import Any
 import numpy as np
 
 from ngcodec.precomputed.format import Box
+from ngcodec.precomputed.format.sharding import DEFAULT_SHARD_BYTES
 from ngcodec.precomputed.pipeline.arrays import AXES_3D, AXES_4D
 from ngcodec.precomputed.pipeline.downsample import DownsampledArray, write_pyramid
 from ngcodec.precomputed.pipeline.write import (
     ProgressCallback,
     WriteStats,
     create_dataset_for,
+    encode_block,
     write_block,
+    write_encoded_shard,
 )
 from ngcodec.precomputed.store import Store
 from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
@@ -50,21 +56,50 @@ DEFAULT_TASK_BYTES = 64 * 2**20
 def aligned_block_shape(
     volume: PrecomputedVolume, max_bytes: int = DEFAULT_TASK_BYTES
 ) -> tuple[int, int, int, int]:
-    """A (C, Z, Y, X) dask chunk shape on the chunk grid: one chunk deep, rows of whole chunks.
+    """A (C, Z, Y, X) dask chunk shape on the chunk grid: one chunk deep, rows of whole chunks;
+    in a sharded scale, blocks within one shard each.
 
     :param max_bytes: the most bytes a block holds (at least one chunk)
     """
     cx, cy, cz = volume.chunk_size
     gx, gy, _ = volume.grid_shape
     chunk_bytes = volume.num_channels * cx * cy * cz * volume.dtype.itemsize
-    nx = max(1, min(gx, max_bytes // chunk_bytes))
-    ny = max(1, min(gy, max_bytes // (chunk_bytes * nx))) if nx == gx else 1
+    if volume.sharded:
+        # Shards are boxes of 2^n chunks a side from 0: a power of two no larger tiles them.
+        side = _shard_side(volume)
+        gx, gy = side[0], side[1]
+        nx = _power_of_two_at_most(min(gx, max(1, max_bytes // chunk_bytes)))
+        ny = _power_of_two_at_most(min(gy, max(1, max_bytes // (chunk_bytes * nx))))
+        ny = ny if nx == gx else 1
+    else:
+        nx = max(1, min(gx, max_bytes // chunk_bytes))
+        ny = max(1, min(gy, max_bytes // (chunk_bytes * nx))) if nx == gx else 1
     return (volume.num_channels, cz, ny * cy, nx * cx)
 
 
-def _is_aligned(chunks: Sequence[int], step: int) -> bool:
-    """Whether every block boundary along an axis falls on the chunk grid."""
-    return all(n % step == 0 for n in chunks[:-1])
+def _shard_side(volume: PrecomputedVolume) -> tuple[int, int, int]:
+    """The chunks along (X, Y, Z) of a whole shard of a sharded scale."""
+    first = volume.shards.shard_boxes()[0]
+    return tuple(b - a for a, b in zip(first.start, first.stop, strict=True))  # type: ignore[return-value]
+
+
+def _power_of_two_at_most(n: int) -> int:
+    return 1 << (n.bit_length() - 1)
+
+
+def _is_aligned(chunks: Sequence[int], step: int, shard_step: int | None = None) -> bool:
+    """Whether every block boundary along an axis falls on the chunk grid, and no block crosses
+    the boundary of a shard (every ``shard_step`` voxels from the start), if given."""
+    ends = np.cumsum(chunks)
+    if any(end % step for end in ends[:-1]):
+        return False
+    if shard_step is None:
+        return True
+    return not any(
+        start // shard_step != (end - 1) // shard_step
+        for start, end in zip(ends - chunks, ends, strict=True)
+        if end > start
+    )
 
 
 def _czyx(array: Any, axes: str | None) -> Any:
@@ -112,6 +147,9 @@ def to_precomputed(
     factors: Sequence[Sequence[int]] | None = None,
     downsample_method: str | None = None,
     ignore_zero: bool = False,
+    sharded: bool = False,
+    sharded_above: int = 0,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
 ) -> Any:
     """Write a dask array (or anything :func:`dask.array.asarray` takes) to a precomputed dataset.
 
@@ -119,7 +157,8 @@ def to_precomputed(
     already on the chunk grid and of at most ``max_task_bytes`` are used as they are; otherwise the
     array is rechunked to blocks of whole chunks of at most ``max_task_bytes``. One task writes one
     block. Each coarser scale of a pyramid is written by its own tasks once the scale before it is
-    done, each task reading only the part of that scale it needs.
+    done, each task reading only the part of that scale it needs. In a sharded scale, blocks lie
+    within shards, and one task per shard gathers its blocks' encoded chunks and writes the shard.
 
     :param compute: run the tasks now and return
         :class:`~ngcodec.precomputed.pipeline.write.WriteStats`; if false, return the list of
@@ -150,6 +189,10 @@ def to_precomputed(
         pyramid=pyramid,
         max_scales=max_scales,
         factors=factors,
+        sharded=sharded,
+        sharded_above=sharded_above,
+        shard_bytes=shard_bytes,
+        gzip=gzip,
     )
     level = gzip_level if gzip else None
     tasks, skipped = scale_tasks(volume, darr, level, overwrite, max_task_bytes)
@@ -224,13 +267,23 @@ def scale_tasks(
     max_task_bytes: int = DEFAULT_TASK_BYTES,
 ) -> tuple[list[Any], WriteStats]:
     """The ``dask.delayed`` tasks that write one scale from a (C, Z, Y, X) dask array of its
-    shape, and the stats of the blocks skipped because all their chunks exist."""
+    shape, and the stats of the blocks skipped because all their chunks exist.
+
+    In a sharded scale, a task per shard writes the shard from the chunks that a task per block
+    encoded, and shards already written are skipped.
+    """
     import dask
 
     cx, cy, cz = volume.chunk_size
-    steps = (volume.num_channels, cz, cy, cx)
+    shard_steps: tuple[int | None, ...] = (None, None, None)
+    if volume.sharded:
+        side = _shard_side(volume)
+        shard_steps = (side[2] * cz, side[1] * cy, side[0] * cx)
     largest_block = darr.shape[0] * darr.dtype.itemsize * math.prod(max(c) for c in darr.chunks[1:])
-    aligned = all(_is_aligned(c, s) for c, s in zip(darr.chunks[1:], steps[1:], strict=True))
+    aligned = all(
+        _is_aligned(c, s, t)
+        for c, s, t in zip(darr.chunks[1:], (cz, cy, cx), shard_steps, strict=True)
+    )
     if not aligned or largest_block > max(
         max_task_bytes, volume.chunk_nbytes(Box((0, 0, 0), volume.chunk_size))
     ):
@@ -238,11 +291,9 @@ def scale_tasks(
     elif len(darr.chunks[0]) > 1:
         darr = darr.rechunk({0: -1})
 
-    existing = set() if overwrite else volume.existing_chunk_names()
     blocks = darr.to_delayed(optimize_graph=True)
     starts = [np.cumsum((0, *c[:-1])) for c in darr.chunks]
-    skipped = WriteStats()
-    tasks = []
+    placed = []  # each block's index, first voxel and box
     for index in np.ndindex(*darr.numblocks):
         _, k, j, i = index
         origin = tuple(
@@ -251,6 +302,14 @@ def scale_tasks(
         )
         size = tuple(int(c[n]) for c, n in zip(darr.chunks[:0:-1], (i, j, k), strict=True))
         box = Box(origin, tuple(o + n for o, n in zip(origin, size, strict=True)))  # type: ignore[arg-type]
+        placed.append((index, origin, box))
+    if volume.sharded:
+        return _shard_tasks(volume, blocks, placed, gzip_level, overwrite)
+
+    existing = set() if overwrite else volume.existing_chunk_names()
+    skipped = WriteStats()
+    tasks = []
+    for index, origin, box in placed:
         names = [chunk.name for chunk in volume.chunk_boxes(box)]
         if all(name in existing for name in names):
             skipped.chunks_total += len(names)
@@ -261,6 +320,40 @@ def scale_tasks(
                 volume, blocks[index], origin, gzip_level=gzip_level, skip_existing=not overwrite
             )
         )
+    return tasks, skipped
+
+
+def _shard_tasks(
+    volume: PrecomputedVolume,
+    blocks: Any,
+    placed: list[tuple[tuple[int, ...], tuple[int, ...], Box]],
+    gzip_level: int | None,
+    overwrite: bool,
+) -> tuple[list[Any], WriteStats]:
+    """A task per shard, writing the chunks that the tasks of its blocks encode."""
+    import dask
+
+    existing = set() if overwrite else volume.shards.shard_files()
+    by_number = {shard.shard: shard for shard in volume.shards.shard_boxes()}
+    firsts = [next(volume.chunk_boxes(box)) for _, _, box in placed]
+    numbers = volume.shards.spec.locate(volume.shards.chunk_ids(firsts))[0].tolist()
+    skipped = WriteStats()
+    parts: dict[int, list[Any]] = {}
+    for (index, origin, box), number in zip(placed, numbers, strict=True):
+        if number in existing:
+            count = sum(1 for _ in volume.chunk_boxes(box))
+            skipped.chunks_total += count
+            skipped.chunks_skipped += count
+            continue
+        parts.setdefault(number, []).append(
+            dask.delayed(encode_block, pure=False)(
+                volume, blocks[index], origin, gzip_level=gzip_level
+            )
+        )
+    tasks = [
+        dask.delayed(write_encoded_shard, pure=False)(volume, by_number[number], *encoded)
+        for number, encoded in sorted(parts.items())
+    ]
     return tasks, skipped
 
 

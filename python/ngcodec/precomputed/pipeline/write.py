@@ -3,7 +3,10 @@
 :func:`write_scale` reads any array-like that supports slicing (NumPy arrays and memmaps, zarr,
 h5py, dask, a lazily downsampled scale) one slab of chunks at a time, encodes chunks in a thread
 pool, writes each chunk atomically and skips chunks already written, so that an interrupted job
-resumes where it stopped. :func:`write_block` is the unit of work of a dask task.
+resumes where it stopped. A sharded scale is written shard by shard (:func:`write_shard_from`):
+the slabs of one shard's box are encoded, and the shard file is written whole, once, atomically;
+shards already written are skipped. :func:`write_block` (:func:`encode_block` and
+:func:`write_encoded_shard` for sharded scales) are the units of work of dask tasks.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from ngcodec.precomputed.format import Box, make_info, vec3
-from ngcodec.precomputed.format.scales import add_scales, plan_factors
+from ngcodec.precomputed.format.scales import add_scales, plan_factors, shard_scales
+from ngcodec.precomputed.format.sharding import DEFAULT_SHARD_BYTES, ShardBox
 from ngcodec.precomputed.parallel import job_count, wait_all
 from ngcodec.precomputed.pipeline.arrays import (
     cast_block,
@@ -37,10 +41,13 @@ __all__ = [
     "WriteStats",
     "create_dataset_for",
     "dataset_info",
+    "encode_block",
     "plan_slabs",
     "read_slab",
     "write_block",
+    "write_encoded_shard",
     "write_scale",
+    "write_shard_from",
 ]
 
 DEFAULT_MAX_SLAB_BYTES = 256 * 2**20
@@ -84,13 +91,20 @@ class WriteStats:
         }
 
 
-def plan_slabs(volume: PrecomputedVolume, max_bytes: int = DEFAULT_MAX_SLAB_BYTES) -> list[Box]:
-    """Chunk-aligned boxes that tile the volume, each at most ``max_bytes`` (or one chunk).
+def plan_slabs(
+    volume: PrecomputedVolume, max_bytes: int = DEFAULT_MAX_SLAB_BYTES, region: Box | None = None
+) -> list[Box]:
+    """Chunk-aligned boxes that tile the volume (or a chunk-aligned region of it, such as a
+    shard's), each at most ``max_bytes`` (or one chunk).
 
     A slab is one chunk thick in z, and as wide in x, then as tall in y, as the budget allows, so
     that C-order sources (NumPy files, TIFF pages) are read in long contiguous runs.
     """
-    gx, gy, gz = volume.grid_shape
+    area = volume.bounds if region is None else region
+    origin, step = volume.voxel_offset, volume.chunk_size
+    first = [(a - o) // c for a, o, c in zip(area.start, origin, step, strict=True)]
+    stop = [-(-(b - o) // c) for b, o, c in zip(area.stop, origin, step, strict=True)]
+    gx, gy = stop[0] - first[0], stop[1] - first[1]
     chunk_bytes = volume.chunk_nbytes(Box((0, 0, 0), volume.chunk_size))
     per_row = chunk_bytes * gx
     if per_row <= max_bytes:
@@ -98,11 +112,11 @@ def plan_slabs(volume: PrecomputedVolume, max_bytes: int = DEFAULT_MAX_SLAB_BYTE
     else:
         nx, ny = max(1, max_bytes // chunk_bytes), 1
     slabs = []
-    for k in range(gz):
-        for j in range(0, gy, ny):
-            for i in range(0, gx, nx):
+    for k in range(first[2], stop[2]):
+        for j in range(first[1], stop[1], ny):
+            for i in range(first[0], stop[0], nx):
                 start = volume.chunk_box((i, j, k)).start
-                last = volume.chunk_box((min(i + nx, gx) - 1, min(j + ny, gy) - 1, k))
+                last = volume.chunk_box((min(i + nx, stop[0]) - 1, min(j + ny, stop[1]) - 1, k))
                 slabs.append(Box(start, last.stop))
     return slabs
 
@@ -122,10 +136,7 @@ def write_block(
     """
     started = time.perf_counter()
     block = np.asarray(block)
-    box = Box(
-        vec3(origin, "origin"),
-        tuple(o + n for o, n in zip(origin, block.shape[:0:-1], strict=True)),  # type: ignore[arg-type]
-    )
+    box = _block_box(block, origin)
     block = cast_block(block, volume.dtype, f"block {box.name}")
     stats = WriteStats()
     for chunk in volume.chunk_boxes(box):
@@ -143,6 +154,13 @@ def write_block(
     return stats
 
 
+def _block_box(block: np.ndarray, origin: Sequence[int]) -> Box:
+    """The box a (C, Z, Y, X) block covers from its first voxel (X, Y, Z)."""
+    start = vec3(origin, "origin")
+    size = block.shape[:0:-1]
+    return Box(start, tuple(o + n for o, n in zip(start, size, strict=True)))  # type: ignore[arg-type]
+
+
 def dataset_info(
     dtype: Any,
     shape: Sequence[int],
@@ -158,6 +176,10 @@ def dataset_info(
     pyramid: bool = False,
     max_scales: int | None = None,
     factors: Sequence[Sequence[int]] | None = None,
+    sharded: bool = False,
+    sharded_above: int = 0,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    gzip: bool = True,
 ) -> dict[str, Any]:
     """The info of the dataset that an array of this dtype and (C, Z, Y, X) shape is written to,
     with every option checked; the options are those of
@@ -182,7 +204,10 @@ def dataset_info(
         factors = plan_factors(
             base["size"], base["resolution"], base["chunk_sizes"][0], max_scales=max_scales
         )
-    return add_scales(info, factors or ())
+    info = add_scales(info, factors or ())
+    if not sharded:
+        return info
+    return shard_scales(info, shard_bytes=shard_bytes, above=sharded_above, gzip=gzip)
 
 
 def create_dataset_for(
@@ -218,12 +243,18 @@ def write_scale(
     """Write every chunk of one scale from a (C, Z, Y, X) array-like of the scale's shape.
 
     Slab by slab, as :func:`write_volume` does; chunks already present are skipped unless
-    ``overwrite``.
+    ``overwrite``. A sharded scale is written a shard at a time (:func:`write_shard_from`) and
+    shards already present are skipped.
 
-    :param gzip_level: gzip raw and compressed_segmentation chunks at this level, or None
+    :param gzip_level: gzip raw and compressed_segmentation chunks at this level, or None (in a
+        sharded scale, the sharding's ``data_encoding`` decides, and this is only the level)
     """
     started = time.perf_counter()
     jobs = job_count(jobs)
+    if volume.sharded:
+        stats = _write_shards(volume, source, gzip_level, jobs, overwrite, progress, max_slab_bytes)
+        stats.seconds = time.perf_counter() - started
+        return stats
     existing = set() if overwrite else volume.existing_chunk_names()
     stats = WriteStats()
     lock = threading.Lock()
@@ -266,6 +297,127 @@ def write_scale(
             pool.shutdown(wait=True, cancel_futures=True)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _write_shards(
+    volume: PrecomputedVolume,
+    source: Any,
+    gzip_level: int | None,
+    jobs: int,
+    overwrite: bool,
+    progress: ProgressCallback | None,
+    max_slab_bytes: int,
+) -> WriteStats:
+    """Every shard of a sharded scale in turn, each encoded by ``jobs`` threads."""
+    existing = set() if overwrite else volume.shards.shard_files()
+    stats = WriteStats()
+    pool = concurrent.futures.ThreadPoolExecutor(jobs) if jobs > 1 else None
+    try:
+        for shard in volume.shards.shard_boxes():
+            if shard.shard in existing:
+                count = math.prod(b - a for a, b in zip(shard.start, shard.stop, strict=True))
+                stats += WriteStats(chunks_total=count, chunks_skipped=count)
+                if progress is not None:
+                    progress(count)
+                continue
+            stats += write_shard_from(
+                volume,
+                shard,
+                source,
+                gzip_level=gzip_level,
+                pool=pool,
+                progress=progress,
+                max_slab_bytes=max_slab_bytes,
+            )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return stats
+
+
+def write_shard_from(
+    volume: PrecomputedVolume,
+    shard: ShardBox,
+    source: Any,
+    *,
+    gzip_level: int | None = DEFAULT_GZIP_LEVEL,
+    pool: concurrent.futures.Executor | None = None,
+    progress: ProgressCallback | None = None,
+    max_slab_bytes: int = DEFAULT_MAX_SLAB_BYTES,
+) -> WriteStats:
+    """Write one shard of a sharded scale from a (C, Z, Y, X) array-like of the scale's shape.
+
+    The shard's box is read slab by slab and its chunks encoded (in ``pool`` if given, while the
+    next slab is read); the shard file is then built and written whole, atomically. Memory: the
+    shard's encoded chunks and two slabs.
+    """
+    started = time.perf_counter()
+    packed: dict[Box, bytes | bytearray] = {}
+
+    def pack(box: Box, chunk: np.ndarray) -> None:
+        packed[box] = volume.encode_shard_chunk(box, chunk, gzip_level=gzip_level)
+        if progress is not None:
+            progress(1)
+
+    in_flight: list[concurrent.futures.Future[None]] = []
+    for slab in plan_slabs(volume, max_slab_bytes, volume.shards.shard_region(shard)):
+        data = read_slab(source, volume, slab)
+        chunks = [
+            (box, data[(slice(None), *box.slices_within(slab))]) for box in volume.chunk_boxes(slab)
+        ]
+        if pool is None:
+            for box, chunk in chunks:
+                pack(box, chunk)
+            continue
+        wait_all(in_flight)  # the slab before this one: at most two slabs in memory
+        in_flight = [pool.submit(pack, box, chunk) for box, chunk in chunks]
+    wait_all(in_flight)
+    return write_encoded_shard(volume, shard, packed, started=started)
+
+
+def encode_block(
+    volume: PrecomputedVolume,
+    block: Any,
+    origin: Sequence[int],
+    *,
+    gzip_level: int | None = DEFAULT_GZIP_LEVEL,
+) -> dict[Box, bytes | bytearray]:
+    """Encode every chunk of a chunk-aligned (C, Z, Y, X) block of a sharded scale as its shard
+    stores it (:meth:`~PrecomputedVolume.encode_shard_chunk`); the first half of a dask task
+    that writes a shard, whose second half is :func:`write_encoded_shard`.
+
+    :param origin: the block's first voxel in global coordinates (X, Y, Z), on the chunk grid
+    """
+    block = np.asarray(block)
+    box = _block_box(block, origin)
+    block = cast_block(block, volume.dtype, f"block {box.name}")
+    packed = {}
+    for chunk in volume.chunk_boxes(box):
+        if chunk.intersection(box) != chunk:
+            raise ValueError(f"block {box.name} is not aligned to the chunk grid of {volume!r}")
+        data = block[(slice(None), *chunk.slices_within(box))]
+        packed[chunk] = volume.encode_shard_chunk(chunk, data, gzip_level=gzip_level)
+    return packed
+
+
+def write_encoded_shard(
+    volume: PrecomputedVolume,
+    shard: ShardBox,
+    *parts: Mapping[Box, bytes | bytearray],
+    started: float | None = None,
+) -> WriteStats:
+    """Write a shard file from its chunks as :func:`encode_block` gives them, in any number of
+    parts; return its stats."""
+    started = time.perf_counter() if started is None else started
+    chunks = {box: data for part in parts for box, data in part.items()}
+    written = volume.write_shard(shard, chunks)
+    return WriteStats(
+        chunks_total=len(chunks),
+        chunks_written=len(chunks),
+        bytes_in=sum(volume.chunk_nbytes(box) for box in chunks),
+        bytes_out=written,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def read_slab(source: Any, volume: PrecomputedVolume, slab: Box) -> np.ndarray:

@@ -134,6 +134,16 @@ class ShardReader:
         file, index = found
         return self._chunk(file, index, minishard, chunk_id, max_size)
 
+    def has_chunk(self, chunk_id: int) -> bool:
+        """Whether the dataset holds the chunk, from the indexes alone."""
+        if not 0 <= operator.index(chunk_id) < 1 << 64:
+            raise ValueError(f"chunk_id must be 0 to 2^64 - 1, not {chunk_id}")
+        found = self._minishard_index(*_native.sharding_locate_one(self.spec._native, chunk_id))
+        if found is None:
+            return False
+        located = _native.sharding_find_chunk(found[1], chunk_id)
+        return located is not None and located[0] != located[1]
+
     def shard_chunks(self, shard: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]] | None:
         """The ids of the chunks a shard holds and their sizes as stored, or None if there is no
         such shard.

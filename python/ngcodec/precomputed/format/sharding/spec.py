@@ -23,6 +23,7 @@ __all__ = [
     "ShardingSpec",
     "chunk_ids",
     "chunk_positions",
+    "is_shard_file_name",
     "shard_files",
     "shard_key",
     "shard_numbers",
@@ -175,6 +176,17 @@ def shard_key(spec: ShardingSpec, shard: int) -> str:
 
 SHARD_SUFFIX = ".shard"
 LEGACY_SUFFIXES = (".index", ".data")
+
+
+def is_shard_file_name(name: str) -> bool:
+    """Whether a file name is that of a shard of any spec: ``<hex>.shard``, ``.index`` or
+    ``.data``."""
+    stem, _, suffix = name.rpartition(".")
+    return (
+        f".{suffix}" in (SHARD_SUFFIX, *LEGACY_SUFFIXES)
+        and bool(stem)
+        and all(c in "0123456789abcdef" for c in stem)
+    )
 
 
 def shard_files(spec: ShardingSpec, names: Iterable[str]) -> dict[int, str]:
