@@ -186,3 +186,21 @@ def test_cli_sends_the_work_to_a_running_scheduler(client, tmp_path, capsys):
     assert "36 chunks written" in capsys.readouterr().out  # 27 + 8 + 1 in the pyramid
     np.testing.assert_array_equal(nv.read_volume(out)[0], data)
     assert main(["verify", str(out), str(tmp_path / "in.npy")]) == 0
+
+
+def test_cli_writes_sharded_scales_on_the_cluster(client, tmp_path, capsys):
+    from ngcodec.cli import main
+
+    data = label_field((40, 40, 40))
+    np.save(tmp_path / "in.npy", data)
+    out = tmp_path / "out"
+    argv = ["convert", str(tmp_path / "in.npy"), str(out), "--encoding", "compressed_segmentation",
+            "--chunk-size", "8", "--sharded", "--shard-bytes", "16K", "--no-progress",
+            "--scheduler", client.scheduler.address]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    volume = nv.PrecomputedVolume.open(out)
+    assert volume.sharded and len(volume.shards.shard_files()) == 3 * 3 * 3  # 2x2x2 chunks each
+    assert {f.suffix for f in volume.scale_path.iterdir()} == {".shard"}
+    assert main(["verify", str(out), str(tmp_path / "in.npy"), "--no-progress"]) == 0
+    assert main(argv) == 0
+    assert "0 chunks written, 161 already there" in capsys.readouterr().out  # 125 + 27 + 8 + 1

@@ -22,6 +22,7 @@ from ngcodec.cli.common import (
     usage_error,
 )
 from ngcodec.cli.inputs import geometry_from, open_source
+from ngcodec.precomputed.format.sharding import DEFAULT_SHARD_BYTES
 from ngcodec.precomputed.parallel import job_count
 from ngcodec.precomputed.pipeline.arrays import (
     AxisOrderView,
@@ -32,7 +33,7 @@ from ngcodec.precomputed.pipeline.distributed import aligned_block_shape, to_pre
 from ngcodec.precomputed.pipeline.write import WriteStats, dataset_info
 from ngcodec.precomputed.volume import DatasetExistsError, PrecomputedVolume
 
-__all__ = ["run_convert", "summary"]
+__all__ = ["run_convert", "sharding_options", "summary"]
 
 LAYOUT_OPTIONS = (
     "encoding",
@@ -46,6 +47,10 @@ LAYOUT_OPTIONS = (
     "pyramid",
     "max_scales",
     "factors",
+    "sharded",
+    "sharded_above",
+    "shard_bytes",
+    "gzip",
 )
 """The options of :func:`write_volume` that shape the dataset's info."""
 
@@ -60,6 +65,19 @@ def summary(label: str, stats: WriteStats) -> str:
         + f"; {stats.seconds:.2f} s"
         + (f", {rate:.0f} MB/s" if stats.chunks_written and not math.isnan(rate) else "")
     )
+
+
+def sharding_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """``sharded``, ``sharded_above`` and ``shard_bytes`` from ``--sharded``, ``--sharded-above``
+    and ``--shard-bytes``."""
+    sharded = args.sharded or args.sharded_above is not None
+    if args.shard_bytes is not None and not sharded:
+        usage_error(parser, args, "--shard-bytes goes with --sharded or --sharded-above")
+    return {
+        "sharded": sharded,
+        "sharded_above": args.sharded_above or 0,
+        "shard_bytes": DEFAULT_SHARD_BYTES if args.shard_bytes is None else args.shard_bytes,
+    }
 
 
 def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -78,6 +96,7 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             "--jobs sets local threads or workers; a remote scheduler has its own workers",
         )
     output = Path(paths[-1])
+    sharding = sharding_options(parser, args)
 
     jobs: list[tuple[str, Any, Path, dict[str, Any]]] = []
     common = {
@@ -94,6 +113,7 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         "factors": args.factors,
         "downsample_method": args.downsample_method,
         "ignore_zero": args.ignore_zero,
+        **sharding,
         "encoder_options": {
             name: getattr(args, name)
             for name in ENCODER_OPTIONS

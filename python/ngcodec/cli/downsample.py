@@ -14,8 +14,9 @@ from ngcodec.cli.common import (
     open_dataset,
     usage_error,
 )
-from ngcodec.cli.convert import summary
+from ngcodec.cli.convert import sharding_options, summary
 from ngcodec.precomputed.format import dump_info
+from ngcodec.precomputed.format.scales import shard_scales
 from ngcodec.precomputed.pipeline.downsample import extend_pyramid, write_pyramid
 from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
 
@@ -24,8 +25,18 @@ __all__ = ["run_downsample"]
 
 def run_downsample(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     base = open_dataset(args.dataset)
+    sharding = sharding_options(parser, args)
     try:
         info, keys = extend_pyramid(base.info, max_scales=args.max_scales, factors=args.factors)
+        if sharding["sharded"] or base.sharded:
+            old_keys = {scale.get("key") for scale in base.info["scales"]}
+            info = shard_scales(
+                info,
+                shard_bytes=sharding["shard_bytes"],
+                above=sharding["sharded_above"],
+                gzip=args.gzip,
+                keys=[key for key in keys if key not in old_keys],
+            )
         scales = [PrecomputedVolume(base.store, info, key) for key in keys]
         if args.downsample_method == "mode" and base.dtype.kind == "f":
             raise ValueError("--downsample-method mode is for labels, not float32 images")

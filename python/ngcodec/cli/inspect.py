@@ -18,7 +18,7 @@ from ngcodec.cli.common import (
 )
 from ngcodec.cli.inputs import open_source
 from ngcodec.precomputed.pipeline.verify import VerifyReport, verify_pyramid
-from ngcodec.precomputed.volume import ChunkError
+from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
 
 __all__ = ["run_info", "run_verify"]
 
@@ -46,10 +46,15 @@ def run_info(args: argparse.Namespace) -> int:
     scales = []
     for key in keys:
         volume = open_dataset(args.dataset, key)
-        stored_chunks = volume.stored_chunks()
+        try:
+            stored_chunks = volume.stored_chunks()
+        except ChunkError as exc:
+            raise CommandError(f"{exc} (ngcodec verify checks every shard)", EXIT_INPUT) from exc
         expected = {box.name: box for box in volume.chunk_boxes()}
         present = set(stored_chunks)
         stored = sum(chunk.size for chunk in stored_chunks.values())
+        if volume.sharded:  # the shard files, indexes included
+            stored = sum(shard.size for shard in volume.shards.stored_shards().values())
         decoded = sum(volume.chunk_nbytes(expected[n]) for n in present if n in expected)
         scales.append(
             {
@@ -65,6 +70,7 @@ def run_info(args: argparse.Namespace) -> int:
                 "bytes_stored": stored,
                 "bytes_decoded": decoded,
                 "compression_ratio": decoded / stored if stored else None,
+                **_sharding(volume),
             }
         )
     if args.json:
@@ -81,9 +87,29 @@ def run_info(args: argparse.Namespace) -> int:
             f"{s['chunks_missing']} missing; {megabytes(s['bytes_stored'])} stored for "
             f"{megabytes(s['bytes_decoded'])} of data" + (f" (ratio {ratio:.1f})" if ratio else "")
         )
+        if s["sharding"] is not None:
+            spec = s["sharding"]
+            print(
+                f"  sharded: {s['shards_present']} of {s['shards_expected']} shard files; "
+                f"{spec['hash']} hash, preshift {spec['preshift_bits']}, minishard "
+                f"{spec['minishard_bits']}, shard {spec['shard_bits']} bits; chunks "
+                f"{spec.get('data_encoding', 'raw')}, minishard indexes "
+                f"{spec.get('minishard_index_encoding', 'raw')}"
+            )
         if s["unexpected_files"]:
             print(f"  {len(s['unexpected_files'])} chunk files outside the grid")
     return EXIT_OK
+
+
+def _sharding(volume: PrecomputedVolume) -> dict[str, Any]:
+    """A scale's sharding and its count of shard files, present and expected."""
+    if not volume.sharded:
+        return {"sharding": None}
+    return {
+        "sharding": volume.scale["sharding"],
+        "shards_expected": volume.shards.expected_shards(),
+        "shards_present": len(volume.shards.stored_shards()),
+    }
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -154,6 +180,12 @@ def _print_report(label: str, report: VerifyReport, against: str) -> None:
             f"; identical to {against}"
             if report.max_abs_error == 0
             else f"; largest difference from {against} {report.max_abs_error:g}"
+        )
+    if report.nonstandard_streams:
+        print(
+            f"warning: {report.nonstandard_streams} zlib streams where the sharded format says "
+            "gzip (as neuroglancer-scripts 1.2.0 writes them): ngcodec reads them, tensorstore "
+            "and Neuroglancer cannot; rewrite the dataset with ngcodec to fix it"
         )
     status = "ok" if report.ok else "FAILED"
     print(

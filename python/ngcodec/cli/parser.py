@@ -44,6 +44,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_BYTE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def _byte_size(text: str) -> int:
+    """A number of bytes: ``1000000``, ``512M``, ``2G``, ``1.5GiB`` (units are powers of 1024)."""
+    number = text.strip().lower().removesuffix("b").removesuffix("i")
+    unit = number[-1:] if number[-1:] in _BYTE_UNITS else ""
+    try:
+        value = float(number.removesuffix(unit)) * _BYTE_UNITS[unit]
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be a size like 1000000, 512M or 2G, got {text!r}")
+    return int(value)
+
+
 def _gzip_level(text: str) -> int:
     value = _positive_int(text)
     if value > 9:
@@ -153,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a different dataset at OUTPUT_DIR and rewrite every chunk",
     )
+    _add_sharding_options(layout)
     add_input_options(convert)
     add_argparse_options(convert, allow_lossy=True)
     pyramid = convert.add_argument_group("pyramid")
@@ -205,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     downsample.add_argument(
         "--jobs", "-j", type=_positive_int, metavar="N", help="encoding threads"
     )
+    _add_sharding_options(downsample, new_scales=True)
     _add_output_options(downsample)
     downsample.set_defaults(subparser=downsample)
 
@@ -283,6 +301,31 @@ def _add_pyramid_options(group: Any) -> None:
         "--ignore-zero",
         action="store_true",
         help="with mode: 0 wins a block only if the whole block is 0 (keeps thin objects)",
+    )
+
+
+def _add_sharding_options(group: Any, new_scales: bool = False) -> None:
+    which = "the new scales" if new_scales else "every scale"
+    group.add_argument(
+        "--sharded",
+        action="store_true",
+        help=f"write {which} in the sharded format: a few .shard files holding many chunks each, "
+        "instead of a file per chunk"
+        + (" (the default when the base scale is sharded)" if new_scales else ""),
+    )
+    group.add_argument(
+        "--sharded-above",
+        type=_byte_size,
+        metavar="SIZE",
+        help=f"shard only those of {which} holding more than SIZE bytes of uncompressed data "
+        "(e.g. 4G); the others keep a file per chunk",
+    )
+    group.add_argument(
+        "--shard-bytes",
+        type=_byte_size,
+        metavar="SIZE",
+        help="uncompressed data per shard, about (default: 2G); a shard is held in memory "
+        "compressed while it is written",
     )
 
 

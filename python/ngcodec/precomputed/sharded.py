@@ -93,20 +93,26 @@ class ShardedChunks:
                 chunks[name] = StoredObject(size, gzipped)
         return chunks
 
-    def check(self) -> tuple[list[tuple[str, str]], int]:
-        """Check the indexes of every shard file present (:meth:`ShardReader.shard_chunks`);
-        return the problems, as (shard file, why), and the count of chunks outside the grid."""
+    def check(self) -> list[tuple[str, str]]:
+        """Check the indexes of every shard file present (``ShardReader.shard_chunks``); return
+        the problems, as (shard file, why). The indexes of the others stay cached."""
         problems = []
-        outside = 0
         for shard, name in sorted(self.shard_files().items()):
             try:
-                found = self.reader.shard_chunks(shard)
+                self.reader.shard_chunks(shard)
             except InvalidFormatError as exc:
                 problems.append((name, str(exc)))
-                continue
-            if found is not None:
-                outside += sum(chunk.startswith("id ") for chunk in self._names(found[0]))
-        return problems, outside
+        return problems
+
+    def expected_shards(self) -> int:
+        """How many shard files the whole grid fills."""
+        try:
+            return len(self.shard_boxes())
+        except ValueError:  # not boxes (a hash): locate every chunk
+            grid_shape = self.grid.grid_shape
+            axes = np.meshgrid(*(np.arange(n, dtype=np.uint64) for n in grid_shape), indexing="ij")
+            positions = np.stack(axes, axis=-1).reshape(-1, 3)
+            return len(np.unique(self.spec.locate(sh.chunk_ids(positions, grid_shape))[0]))
 
     @property
     def nonstandard_streams(self) -> int:

@@ -37,7 +37,8 @@ def transcode_to_jxl(
     Each chunk is checked after it is recompressed: it must decode, as jxl, to the pixels of the
     jpeg within :data:`TRANSCODE_TOLERANCE`. Chunks already in ``target`` are skipped (resuming).
 
-    :raises ValueError: if a scale is not jpeg, or its chunks are not laid out in the xy plane
+    :raises ValueError: if a scale is not jpeg or is sharded, or its chunks are not laid out in
+        the xy plane
     :returns: the :class:`WriteStats` of each scale, by key
     """
     first = PrecomputedVolume.open(source)
@@ -45,6 +46,9 @@ def transcode_to_jxl(
     not_jpeg = [s.get("key") for s in scales if s.get("encoding") != "jpeg"]
     if not_jpeg:
         raise ValueError(f"only jpeg scales can be transcoded to jxl; not {not_jpeg}")
+    sharded = [s.get("key") for s in scales if "sharding" in s]
+    if sharded:
+        raise ValueError(f"sharded scales cannot be transcoded yet: {sharded}")
     info = {**first.info, "scales": [{**s, "encoding": "jxl"} for s in scales]}
     PrecomputedVolume.create(target, info, overwrite=overwrite)
     results = {}
