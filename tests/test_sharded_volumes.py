@@ -325,7 +325,7 @@ def test_the_volume_api_of_sharded_scales(tmp_path):
     )[1:]
     plain = {key: value for key, value in fresh.scale.items() if key != "sharding"}
     unsharded = nv.PrecomputedVolume(tmp_path, {**fresh.info, "scales": [plain]})
-    with pytest.raises(ValueError, match="scale 1_1_1 is not sharded"):
+    with pytest.raises(ValueError, match="scale 1_1_1 is not sharded: it has no shard files"):
         unsharded.shards.shard_boxes()
 
 

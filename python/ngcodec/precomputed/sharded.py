@@ -76,7 +76,8 @@ class ShardedChunks:
         listed = self.store.list(self.key)
         shards = {}
         for name in self.shard_files().values():
-            parts = [name] if name.endswith(".shard") else [name[:-6] + "index", name[:-6] + "data"]
+            stem = name.partition(".")[0]
+            parts = [name] if name.endswith(".shard") else [f"{stem}.index", f"{stem}.data"]
             shards[name] = StoredObject(sum(listed[part].size for part in parts), False)
         return shards
 
@@ -120,20 +121,6 @@ class ShardedChunks:
         them; tensorstore and Neuroglancer cannot read them)."""
         return self.reader.nonstandard_streams
 
-    def _names(self, ids: np.ndarray) -> list[str]:
-        try:
-            positions = sh.chunk_positions(ids, self.grid.grid_shape).tolist()
-        except ValueError:  # some id is no position of the grid (a hostile or foreign shard)
-            return [self._name_of(int(chunk_id)) for chunk_id in ids]
-        return [self.grid.chunk_box(position).name for position in positions]
-
-    def _name_of(self, chunk_id: int) -> str:
-        try:
-            position = sh.chunk_positions([chunk_id], self.grid.grid_shape)[0].tolist()
-        except ValueError:
-            return f"id {chunk_id}"
-        return self.grid.chunk_box(position).name
-
     def shard_boxes(self) -> list[sh.ShardBox]:
         """Every shard of the grid as a box of chunk positions, by shard number.
 
@@ -149,7 +136,7 @@ class ShardedChunks:
 
     def pack(self, chunk: bytes | bytearray, gzip_level: int) -> bytes | bytearray:
         """An encoded chunk as its shard stores it: the spec's data encoding applied."""
-        return sh.encode_chunk_data(self.spec, chunk, gzip_level=gzip_level)  # type: ignore[return-value]
+        return sh.encode_chunk_data(self.spec, chunk, gzip_level=gzip_level)
 
     def write_shard(self, shard: sh.ShardBox, chunks: Mapping[Box, bytes | bytearray]) -> int:
         """Build a shard file of chunks packed by :meth:`pack` (all of the shard, or some) and
@@ -158,11 +145,27 @@ class ShardedChunks:
         :raises ValueError: if a box is not a chunk of this shard
         """
         boxes = list(chunks)
+        region = self.shard_region(shard)
         for box in boxes:
-            if not self.grid.is_chunk(box) or box.intersection(self.shard_region(shard)) != box:
+            if not self.grid.is_chunk(box) or box.intersection(region) != box:
                 raise ValueError(f"{box.name} is not a chunk of shard {shard.shard}")
         ids = self.chunk_ids(boxes).tolist()
         data = sh.encode_shard(
             self.spec, dict(zip(ids, chunks.values(), strict=True)), data_encoded=True
         )
         return self.store.write(f"{self.key}/{sh.shard_key(self.spec, shard.shard)}", data)
+
+    def _names(self, ids: np.ndarray) -> list[str]:
+        """The chunk names of chunk ids; an id with no place in the grid is named ``id N``."""
+        try:
+            positions = sh.chunk_positions(ids, self.grid.grid_shape).tolist()
+        except ValueError:  # some id is no position of the grid (a hostile or foreign shard)
+            return [self._name_of(int(chunk_id)) for chunk_id in ids]
+        return [self.grid.chunk_box(position).name for position in positions]
+
+    def _name_of(self, chunk_id: int) -> str:
+        try:
+            position = sh.chunk_positions([chunk_id], self.grid.grid_shape)[0].tolist()
+        except ValueError:
+            return f"id {chunk_id}"
+        return self.grid.chunk_box(position).name

@@ -305,11 +305,8 @@ class PrecomputedVolume:
 
         :raises ValueError: if the scale is not sharded
         """
-        return self._sharded_scale("have shards")
-
-    def _sharded_scale(self, doing: str) -> ShardedChunks:
         if self._shards is None:
-            raise ValueError(f"scale {self.key} is not sharded: it does not {doing}")
+            raise ValueError(f"scale {self.key} is not sharded: it has no shard files")
         return self._shards
 
     def delete_chunks(self) -> int:
@@ -397,17 +394,17 @@ class PrecomputedVolume:
         if the sharding's ``data_encoding`` says so (at ``gzip_level``, by default 6)."""
         encoded = self.encode_chunk(box, chunk)
         level = DEFAULT_GZIP_LEVEL if gzip_level is None else gzip_level
-        return self._sharded_scale("have shards").pack(encoded, level)
+        return self.shards.pack(encoded, level)
 
     def write_shard(self, shard: ShardBox, chunks: Mapping[Box, bytes | bytearray]) -> int:
         """Write one shard file of a sharded scale, whole and atomically; return its size.
 
-        :param shard: one of :meth:`shard_boxes`
+        :param shard: one of ``shards.shard_boxes()``
         :param chunks: its chunks (all of them, or those to store) as
             :meth:`encode_shard_chunk` gives them, by chunk box
         :raises ValueError: if a box is not a chunk of this shard
         """
-        return self._sharded_scale("have shards").write_shard(shard, chunks)
+        return self.shards.write_shard(shard, chunks)
 
     def read(
         self,

@@ -4,6 +4,7 @@ by the shard index (the layout and indexes are built in Rust)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,11 +17,12 @@ from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
 __all__ = ["encode_chunk_data", "encode_shard"]
 
 Buffer = bytes | bytearray | memoryview | NDArray[np.uint8]
+AnyBuffer = TypeVar("AnyBuffer", bound=Buffer)
 
 
 def encode_chunk_data(
-    spec: ShardingSpec, chunk: Buffer, *, gzip_level: int = DEFAULT_GZIP_LEVEL
-) -> Buffer:
+    spec: ShardingSpec, chunk: AnyBuffer, *, gzip_level: int = DEFAULT_GZIP_LEVEL
+) -> AnyBuffer | bytes:
     """A chunk's bytes as its shard stores them: the spec's ``data_encoding`` applied.
 
     Writers that encode chunks in threads call it there, then pass ``data_encoded=True`` to
