@@ -74,9 +74,7 @@ def _transcode_scale(
     def transcode(box: Box) -> None:
         jpeg = reader.read_chunk_bytes(box)
         recompressed = transcode_jpeg(jpeg)
-        _check_same_pixels(
-            reader.encoder.decode(jpeg, box.size), jxl.decode(recompressed, box.size), box
-        )
+        _check_same_pixels(reader.encoder.decode(jpeg, box.size), recompressed, jxl, box)
         written = writer.store.write(writer.chunk_key(box), recompressed)
         with lock:
             stats.chunks_written += 1
