@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from ngcodec.cli.common import (
@@ -14,8 +13,10 @@ from ngcodec.cli.common import (
     CommandError,
     Progress,
     megabytes,
+    open_location,
 )
 from ngcodec.precomputed.pipeline.verify import verify_volume
+from ngcodec.precomputed.store import Store
 from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
 
 __all__ = ["run_info", "run_verify"]
@@ -24,9 +25,10 @@ MAX_LISTED = 20
 """How many failing chunks ``verify`` names before it only counts."""
 
 
-def _open_dataset(path: str, key: str | None = None) -> PrecomputedVolume:
+def _open_dataset(store: Store, key: str | None = None) -> PrecomputedVolume:
+    path = store.location
     try:
-        return PrecomputedVolume.open(path, key)
+        return PrecomputedVolume.open(store, key)
     except FileNotFoundError as exc:
         raise CommandError(
             f"{path} is not a precomputed dataset (no info file)", EXIT_INPUT
@@ -50,32 +52,22 @@ def _pretty_json(value: Any, indent: str = "") -> str:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    first = _open_dataset(args.dataset, args.key)
+    store = open_location(args, args.dataset)
+    first = _open_dataset(store, args.key)
     keys = [args.key] if args.key else [s.get("key") for s in first.info["scales"]]
     scales = []
     for key in keys:
-        volume = _open_dataset(args.dataset, key)
-        stored_chunks = volume.stored_chunks()
-        expected = {box.name: box for box in volume.chunk_boxes()}
-        present = set(stored_chunks)
-        stored = sum(chunk.size for chunk in stored_chunks.values())
-        decoded = sum(volume.chunk_nbytes(expected[n]) for n in present if n in expected)
-        scales.append(
-            {
-                "key": volume.key,
-                "size": list(volume.size),
-                "chunk_size": list(volume.chunk_size),
-                "encoding": volume.scale["encoding"],
-                "chunks_expected": len(expected),
-                "chunks_present": len(present & expected.keys()),
-                "chunks_missing": len(expected.keys() - present),
-                "chunks_gzipped": sum(1 for chunk in stored_chunks.values() if chunk.gzipped),
-                "unexpected_files": sorted(n for n in present if n not in expected),
-                "bytes_stored": stored,
-                "bytes_decoded": decoded,
-                "compression_ratio": decoded / stored if stored else None,
-            }
-        )
+        volume = _open_dataset(store, key)
+        scale: dict[str, Any] = {
+            "key": volume.key,
+            "size": list(volume.size),
+            "chunk_size": list(volume.chunk_size),
+            "encoding": volume.scale["encoding"],
+            "chunks_expected": volume.num_chunks,
+        }
+        if store.listable:
+            scale.update(_storage_statistics(volume))
+        scales.append(scale)
     if args.json:
         print(json.dumps({"info": first.info, "scales": scales}))
         return EXIT_OK
@@ -85,9 +77,16 @@ def run_info(args: argparse.Namespace) -> int:
         ratio = s["compression_ratio"]
         print(
             f"scale {s['key']}: {x}x{y}x{z} voxels in {s['chunks_expected']} chunks of "
-            f"{'x'.join(map(str, s['chunk_size']))}, {s['encoding']}\n"
-            f"  {s['chunks_present']} present ({s['chunks_gzipped']} gzipped), "
-            f"{s['chunks_missing']} missing; {megabytes(s['bytes_stored'])} stored for "
+            f"{'x'.join(map(str, s['chunk_size']))}, {s['encoding']}"
+        )
+        if "chunks_present" not in s:
+            print(f"  chunks not counted: {store.location} cannot list its files")
+            continue
+        gzipped = s["chunks_gzipped"]
+        print(
+            f"  {s['chunks_present']} present"
+            + (f" ({gzipped} gzipped)" if gzipped is not None else "")
+            + f", {s['chunks_missing']} missing; {megabytes(s['bytes_stored'])} stored for "
             f"{megabytes(s['bytes_decoded'])} of data" + (f" (ratio {ratio:.1f})" if ratio else "")
         )
         if s["unexpected_files"]:
@@ -95,8 +94,30 @@ def run_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _storage_statistics(volume: PrecomputedVolume) -> dict[str, Any]:
+    """What one listing of a scale tells: chunks present and missing, bytes stored."""
+    stored_chunks = volume.stored_chunks()
+    expected = {box.name: box for box in volume.chunk_boxes()}
+    present = set(stored_chunks)
+    stored = sum(chunk.size for chunk in stored_chunks.values())
+    decoded = sum(volume.chunk_nbytes(expected[n]) for n in present if n in expected)
+    gzip_known = all(chunk.gzipped is not None for chunk in stored_chunks.values())
+    return {
+        "chunks_present": len(present & expected.keys()),
+        "chunks_missing": len(expected.keys() - present),
+        # Object stores keep Content-Encoding with each object; a listing does not show it.
+        "chunks_gzipped": sum(1 for chunk in stored_chunks.values() if chunk.gzipped)
+        if gzip_known
+        else None,
+        "unexpected_files": sorted(n for n in present if n not in expected),
+        "bytes_stored": stored,
+        "bytes_decoded": decoded,
+        "compression_ratio": decoded / stored if stored else None,
+    }
+
+
 def run_verify(args: argparse.Namespace) -> int:
-    volume = _open_dataset(args.dataset, args.key)
+    volume = _open_dataset(open_location(args, args.dataset), args.key)
     reference = None
     if args.input is not None:
         from ngcodec.sources import UnreadableInputError, open_input
@@ -105,10 +126,10 @@ def run_verify(args: argparse.Namespace) -> int:
             reference = open_input(args.input)
         except UnreadableInputError as exc:
             raise CommandError(str(exc), EXIT_INPUT) from exc
-    progress = Progress(args.progress, volume.num_chunks, Path(args.dataset).name)
+    progress = Progress(args.progress, volume.num_chunks, volume.store.location.rpartition("/")[2])
     try:
         report = verify_volume(
-            args.dataset,
+            volume.store,
             reference,
             key=volume.key,
             axes=args.axes or getattr(reference, "axes", None),

@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample OUTPUT_DIR",
         description="Write a volume to a single-scale precomputed dataset: an info file and one "
         "file per chunk. Chunks already written are skipped, so running the same command again "
-        "after an interruption finishes the job.",
+        "after an interruption finishes the job. OUTPUT_DIR is a directory or a URL: "
+        "s3://BUCKET/PATH, gs://BUCKET/PATH, file://PATH.",
     )
     convert.add_argument("paths", nargs="+", metavar="INPUT OUTPUT_DIR", help=argparse.SUPPRESS)
     convert.add_argument(
@@ -165,12 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
         "cluster of --jobs worker processes; needs ngcodec[dask]",
     )
     _add_output_options(running)
+    _add_store_options(convert)
     convert.set_defaults(subparser=convert)
 
     info = commands.add_parser("info", help="print a dataset's info and storage statistics")
     info.add_argument("dataset", metavar="DATASET")
     info.add_argument("--key", help="only this scale")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_store_options(info)
     info.set_defaults(subparser=info)
 
     verify = commands.add_parser(
@@ -191,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="decoding threads")
     _add_output_options(verify)
+    _add_store_options(verify)
     verify.set_defaults(subparser=verify)
     return parser
 
@@ -203,3 +207,12 @@ def _add_output_options(parser: Any) -> None:
         help="show a progress bar on standard error (default: when it is a terminal)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def _add_store_options(parser: Any) -> None:
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="the S3-compatible server of s3:// datasets, e.g. http://127.0.0.1:9000 for MinIO "
+        "(default: $AWS_ENDPOINT_URL, else AWS)",
+    )
