@@ -42,6 +42,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (0: any free one), got {text!r}")
+    return value
+
+
 def _gzip_level(text: str) -> int:
     value = _positive_int(text)
     if value > 9:
@@ -196,6 +206,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(verify)
     _add_store_options(verify)
     verify.set_defaults(subparser=verify)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a folder of datasets over HTTP and print a Neuroglancer link to them",
+        description="Serve DIR over HTTP as Neuroglancer reads it (name.gz sent for name with "
+        "Content-Encoding: gzip, byte ranges, CORS) and print a link that opens every dataset "
+        "under DIR as a layer. With the neuroglancer package installed (ngcodec[view]), the "
+        "viewer itself is served too, so the link works offline (e.g. through an SSH tunnel: "
+        "ssh -L 8000:127.0.0.1:8000 HOST, and --port 8000 here).",
+    )
+    serve.add_argument("directory", metavar="DIR")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for all)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=0, help="the port to listen on (default: a free one)"
+    )
+    serve.set_defaults(subparser=serve)
     return parser
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,11 +59,17 @@ def import_obstore(scheme: str) -> Any:
     return obstore
 
 
-def request_error(exc: Exception, action: str, url: str) -> OSError:
-    """An obstore error as an OSError naming the object, with obstore's one-line reason."""
-    reason = str(exc).split("\n", 1)[0].strip()
-    code = errno.EACCES if type(exc).__name__ in _DENIED else errno.EIO
-    return OSError(code, f"cannot {action}: {reason}", url)
+def request_error(exc: Exception, url: str) -> OSError:
+    """An obstore error as an OSError naming the object: obstore's first line, without the
+    store's name and the response body, plus the S3 error code if there is one."""
+    text = str(exc)
+    reason = text.split("\n", 1)[0].split(": <?xml", 1)[0]
+    reason = re.sub(r"^Generic \w+ error: ", "", reason).strip()
+    code = re.search(r"<Code>(\w+)</Code>", text)
+    if code:
+        reason += f" ({code.group(1)})"
+    number = errno.EACCES if type(exc).__name__ in _DENIED else errno.EIO
+    return OSError(number, reason, url)
 
 
 _DENIED = {"PermissionDeniedError", "UnauthenticatedError"}
@@ -170,7 +177,7 @@ class ObjectStore(Store):
         except FileNotFoundError:
             return None
         except Exception as exc:
-            raise request_error(exc, "read", self.url(key)) from exc
+            raise request_error(exc, self.url(key)) from exc
 
     def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
         result = self._get(key)
@@ -184,7 +191,7 @@ class ObjectStore(Store):
         try:
             data = result.bytes()
         except Exception as exc:
-            raise request_error(exc, "read", self.url(key)) from exc
+            raise request_error(exc, self.url(key)) from exc
         if not gzipped:
             return bytes(data)
         try:
@@ -207,7 +214,7 @@ class ObjectStore(Store):
                 size = None
             if size is not None and start >= size:
                 return b""
-            raise request_error(exc, "read", self.url(key)) from exc
+            raise request_error(exc, self.url(key)) from exc
 
     def _head(self, key: str) -> bool:
         try:
@@ -215,7 +222,7 @@ class ObjectStore(Store):
         except FileNotFoundError:
             return False
         except Exception as exc:
-            raise request_error(exc, "read", self.url(key)) from exc
+            raise request_error(exc, self.url(key)) from exc
         return True
 
     def exists(self, key: str) -> bool:
@@ -228,7 +235,7 @@ class ObjectStore(Store):
         except FileNotFoundError:
             return {}
         except Exception as exc:
-            raise request_error(exc, "list", self.url(prefix)) from exc
+            raise request_error(exc, self.url(prefix)) from exc
         objects: dict[str, StoredObject] = {}
         for meta in listing["objects"]:
             name = str(meta["path"]).rpartition("/")[2]
@@ -270,7 +277,7 @@ class ObjectStore(Store):
         try:
             self._obstore.put(self._store, key, data, attributes=attributes)
         except Exception as exc:
-            raise request_error(exc, "write", self.url(key)) from exc
+            raise request_error(exc, self.url(key)) from exc
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -324,7 +331,7 @@ class ObjectStore(Store):
         except FileNotFoundError:
             pass
         except Exception as exc:
-            raise request_error(exc, "delete", self.url(key)) from exc
+            raise request_error(exc, self.url(key)) from exc
         return found
 
 
