@@ -74,7 +74,6 @@ def run_info(args: argparse.Namespace) -> int:
     print(_pretty_json(first.info))
     for s in scales:
         x, y, z = s["size"]
-        ratio = s["compression_ratio"]
         print(
             f"scale {s['key']}: {x}x{y}x{z} voxels in {s['chunks_expected']} chunks of "
             f"{'x'.join(map(str, s['chunk_size']))}, {s['encoding']}"
@@ -82,7 +81,7 @@ def run_info(args: argparse.Namespace) -> int:
         if "chunks_present" not in s:
             print(f"  chunks not counted: {store.location} cannot list its files")
             continue
-        gzipped = s["chunks_gzipped"]
+        gzipped, ratio = s["chunks_gzipped"], s["compression_ratio"]
         print(
             f"  {s['chunks_present']} present"
             + (f" ({gzipped} gzipped)" if gzipped is not None else "")
