@@ -48,8 +48,16 @@ def test_convert_info_verify_on_s3_urls(npy, s3_server, s3_bucket, capsys, tmp_p
     endpoint = ["--endpoint-url", s3_server.endpoint]
     monkeypatch.chdir(tmp_path)
     code, out, err = run(
-        ["convert", path, url, "--encoding", "compressed_segmentation", "--chunk-size", "16"]
-        + endpoint,
+        [
+            "convert",
+            path,
+            url,
+            "--encoding",
+            "compressed_segmentation",
+            "--chunk-size",
+            "16",
+            *endpoint,
+        ],
         capsys,
     )
     assert code == 0, err

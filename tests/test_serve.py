@@ -100,7 +100,7 @@ def test_the_link_opens_every_dataset_as_a_layer(served):
     assert layers["seg"]["type"] == "segmentation" and layers["em"]["type"] == "image"
     assert layers["deeper/raw"]["source"] == f"precomputed://{served.url}/deeper/raw"
     assert "3 datasets" in served.lines[1]
-    status, headers, _ = get(f"{served.url}/favicon.ico")
+    status, _headers, _ = get(f"{served.url}/favicon.ico")
     assert status in (204, 404)
 
 
