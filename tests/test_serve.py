@@ -7,18 +7,15 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
-import re
-import subprocess
-import sys
 import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import unquote
 
 import numpy as np
 import pytest
+from serve_process import Served
 
 import ngcodec.volume as nv
 from ngcodec.cli import main
@@ -30,35 +27,6 @@ def labels(shape, seed=0):
     coarse = rng.integers(0, 40, tuple(-(-n // 5) for n in shape))
     field = ids[coarse.repeat(5, 0).repeat(5, 1).repeat(5, 2)]
     return np.ascontiguousarray(field[: shape[0], : shape[1], : shape[2]])
-
-
-class Served:
-    """``ngcodec serve DIR`` in its own process; its base URL and the link it printed."""
-
-    def __init__(self, root: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ngcodec", "serve", str(root), "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.lines = []
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "#!" in line:
-                break
-        match = re.match(r"Serving .* at (http://\S+)/ ", self.lines[0])
-        assert match, self.lines
-        self.url = match.group(1)
-        self.link = self.lines[-1]
-
-    def close(self) -> str:
-        self.process.terminate()
-        _, err = self.process.communicate(timeout=30)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        return err
 
 
 @pytest.fixture(scope="module")
