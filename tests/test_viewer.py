@@ -9,9 +9,9 @@ import shutil
 
 import numpy as np
 import pytest
+from serve_process import Served
 
 import ngcodec.volume as nv
-from serve_process import Served
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("neuroglancer")
@@ -107,7 +107,9 @@ def test_the_printed_link_shows_the_datasets_in_neuroglancer(tmp_path):
                 state = page.evaluate(VIEWER_STATE)
                 if not state["active"] or len(state["position"]) != 3:
                     continue
-                x, y, z = (int(np.floor(p)) - o for p, o in zip(state["position"], offset))
+                x, y, z = (
+                    int(np.floor(p)) - o for p, o in zip(state["position"], offset, strict=True)
+                )
                 if not (0 <= x < 120 and 0 <= y < 90 and 0 <= z < 20):
                     continue
                 segment = int(state["values"]["seg"]["value"])
