@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +41,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import PIL.Image
+from harness import DEFAULT_DATA, Row, interleaved, machine, ratio, table
 
 from ngcodec import chunk_encoding as ngcodec
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
-MB = 1e6
 BLOCK = (8, 8, 8)
 
 
@@ -60,45 +58,6 @@ class Config:
     min_sample_seconds: float
     slow_rounds: int
     chunks: int
-
-
-@dataclass
-class Row:
-    """One line of a result table: MB/s per implementation, in the order of `columns`."""
-
-    label: str
-    mbps: dict[str, float] = field(default_factory=dict)
-
-
-def calibrate(run: Callable[[], object], min_seconds: float) -> int:
-    """Number of calls that make one sample last at least `min_seconds` (after a warm-up call)."""
-    run()
-    start = time.perf_counter()
-    run()
-    once = max(time.perf_counter() - start, 1e-7)
-    return max(1, int(min_seconds / once + 0.999))
-
-
-def interleaved(
-    candidates: dict[str, Callable[[], object]],
-    nbytes: int,
-    rounds: int,
-    min_seconds: float,
-    rounds_for: dict[str, int] | None = None,
-) -> dict[str, float]:
-    """MB/s of each candidate: the median over `rounds` of one sample each, taken in turn."""
-    loops = {name: calibrate(run, min_seconds) for name, run in candidates.items()}
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for round_index in range(rounds):
-        for name, run in candidates.items():
-            if rounds_for and round_index >= rounds_for.get(name, rounds):
-                continue
-            start = time.perf_counter()
-            for _ in range(loops[name]):
-                run()
-            elapsed = time.perf_counter() - start
-            samples[name].append(nbytes * loops[name] / elapsed / MB)
-    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -643,42 +602,6 @@ def measure_memory(segmentation: Segmentation, calls: int) -> list[dict[str, Any
 
 # --------------------------------------------------------------------------------------------
 # Report
-
-
-def table(title: str, rows: list[Row], reference: str = "ngcodec") -> str:
-    """A markdown table of MB/s, with ngcodec's ratio to each other column."""
-    columns = list(rows[0].mbps)
-    others = [c for c in columns if c != reference]
-    header = [title, *(f"{c} MB/s" for c in columns), *(f"x{c}" for c in others)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [row.label]
-        cells += [f"{row.mbps[c]:,.0f}" if c in row.mbps else "—" for c in columns]
-        cells += [
-            f"{row.mbps[reference] / row.mbps[c]:.2f}" if c in row.mbps else "—" for c in others
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def ratio(row: Row, numerator: str, denominator: str) -> float:
-    return row.mbps[numerator] / row.mbps[denominator]
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Pillow {PIL.__version__}, load average {load}"
-    )
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from ngcodec.cli.common import (
     open_location,
     usage_error,
 )
+from ngcodec.cli.inputs import geometry_from, open_source
 from ngcodec.precomputed.format import make_info
 from ngcodec.precomputed.parallel import job_count
 from ngcodec.precomputed.pipeline.arrays import (
@@ -69,7 +70,7 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     common = {
         "chunk_size": args.chunk_size,
         "block_size": args.block_size,
-        "voxel_offset": args.voxel_offset,
+        "voxel_offset": args.voxel_offset or [0, 0, 0],
         "layer_type": args.layer_type,
         "key": args.key,
         "gzip": args.gzip,
@@ -105,17 +106,16 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             )
         )
     else:
-        from ngcodec.sources import UnreadableInputError, open_input
-
         target = open_location(args, output)
-        try:
-            source = open_input(paths[0])
-        except UnreadableInputError as exc:
-            raise CommandError(str(exc), EXIT_INPUT) from exc
+        source = open_source(paths[0], args)
+        resolution, voxel_offset, taken = geometry_from(source, args)
+        if taken and not args.json:
+            print(f"{paths[0]}: {taken}", flush=True)
         options = {
             **common,
             "encoding": args.encoding or "raw",
-            "resolution": args.resolution or [1, 1, 1],
+            "resolution": resolution,
+            "voxel_offset": voxel_offset,
             "data_type": args.data_type,
             "axes": args.axes or source.axes,
         }

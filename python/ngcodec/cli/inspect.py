@@ -15,6 +15,7 @@ from ngcodec.cli.common import (
     megabytes,
     open_location,
 )
+from ngcodec.cli.inputs import open_source
 from ngcodec.precomputed.pipeline.verify import verify_volume
 from ngcodec.precomputed.store import Store
 from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume
@@ -116,15 +117,12 @@ def _storage_statistics(volume: PrecomputedVolume) -> dict[str, Any]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from ngcodec.sources import UnreadableInputError
+
     volume = _open_dataset(open_location(args, args.dataset), args.key)
     reference = None
     if args.input is not None:
-        from ngcodec.sources import UnreadableInputError, open_input
-
-        try:
-            reference = open_input(args.input)
-        except UnreadableInputError as exc:
-            raise CommandError(str(exc), EXIT_INPUT) from exc
+        reference = open_source(args.input, args)
     progress = Progress(args.progress, volume.num_chunks, volume.store.location.rpartition("/")[2])
     try:
         report = verify_volume(
@@ -136,7 +134,7 @@ def run_verify(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             progress=progress,
         )
-    except (ChunkError, OSError) as exc:
+    except (ChunkError, OSError, UnreadableInputError) as exc:
         raise CommandError(str(exc), EXIT_INPUT) from exc
     except ValueError as exc:  # the input's shape differs from the dataset's
         raise CommandError(str(exc), EXIT_VERIFY_FAILED) from exc

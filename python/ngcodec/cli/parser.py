@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ngcodec.chunk_encoding import add_argparse_options
+from ngcodec.cli.inputs import add_input_options
 from ngcodec.precomputed.format import ENCODINGS
 from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
 
@@ -78,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     convert = commands.add_parser(
         "convert",
-        help="write a volume (.npy, .tif/.tiff, zarr) to a precomputed dataset",
+        help="write a volume (.npy, TIFF, zarr, OME-Zarr, HDF5, NIfTI, N5, a directory of "
+        "slices) to a precomputed dataset",
         usage="ngcodec convert [options] INPUT OUTPUT_DIR\n       ngcodec convert [options] "
         "--sample OUTPUT_DIR",
         description="Write a volume to a single-scale precomputed dataset: an info file and one "
@@ -117,14 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--resolution",
         type=_vec3_arg(float, "resolution"),
         metavar="R|X,Y,Z",
-        help="voxel size in nanometres (default: 1; the sample's is 8)",
+        help="voxel size in nanometres (default: the input's, if its format declares one, else "
+        "1; the sample's is 8)",
     )
     layout.add_argument(
         "--voxel-offset",
         type=_vec3_arg(int, "voxel offset"),
-        default=[0, 0, 0],
         metavar="X,Y,Z",
-        help="global coordinates of the first voxel (default: 0,0,0)",
+        help="global coordinates of the first voxel (default: the input's, if its format "
+        "declares one, else 0,0,0)",
     )
     layout.add_argument(
         "--type",
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a different dataset at OUTPUT_DIR and rewrite every chunk",
     )
+    add_input_options(convert)
     add_argparse_options(convert, allow_lossy=True)
     running = convert.add_argument_group("running")
     running.add_argument(
@@ -196,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("input", metavar="INPUT", nargs="?")
     verify.add_argument("--key", help="the scale to verify (default: the first)")
     verify.add_argument("--axes", help="axis order of INPUT, as for convert")
+    add_input_options(verify)
     verify.add_argument(
         "--tolerance",
         type=float,
