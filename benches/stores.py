@@ -32,12 +32,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from harness import DEFAULT_DATA, MB, machine
 from s3_server import CREDENTIALS, MotoServer
 
 from ngcodec.precomputed.store import open_store
 from ngcodec.volume import WriteStats, write_volume
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 TARGET_RATIO = 1.5
 
 
@@ -56,7 +56,7 @@ def conversions(volume: np.ndarray, server: MotoServer, repeats: int) -> None:
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     server.create_bucket(bucket)
     print(
-        f"## Converting pinky40 512³ uint32 ({volume.nbytes / 1e6:.0f} MB) to "
+        f"## Converting pinky40 512³ uint32 ({volume.nbytes / MB:.0f} MB) to "
         "compressed_segmentation, 64³ chunks, gzip 6: local disk against moto's S3 server on "
         "127.0.0.1\n"
     )
@@ -88,7 +88,7 @@ def conversions(volume: np.ndarray, server: MotoServer, repeats: int) -> None:
             print(
                 f"| {jobs} | {t_local:.2f} | {s3.seconds:.2f} | {ratio:.2f} "
                 f"| {(s3.chunks_written + 1) / s3.seconds:.0f} | {s3.megabytes_per_second:.0f} "
-                f"| {s3.bytes_out / 1e6 / s3.seconds:.1f} | {met} |"
+                f"| {s3.bytes_out / MB / s3.seconds:.1f} | {met} |"
             )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -152,6 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(CREDENTIALS)
     volume = pinky40(args.data)
+    print(machine() + "\n")
     server = MotoServer()
     try:
         conversions(volume, server, args.repeats)
