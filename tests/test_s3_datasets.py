@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from synthetic import voronoi
 
 import ngcodec.volume as nv
 from ngcodec.cli import main
@@ -18,14 +19,6 @@ from ngcodec.precomputed.store import open_store
 from ngcodec.precomputed.store.object_store import ObjectStore
 
 pytest.importorskip("obstore")
-
-
-def labels(shape, seed=0):
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(1, 2**32 - 1, 40, dtype=np.uint32)
-    coarse = rng.integers(0, 40, tuple(-(-n // 5) for n in shape))
-    field = ids[coarse.repeat(5, 0).repeat(5, 1).repeat(5, 2)]
-    return np.ascontiguousarray(field[: shape[0], : shape[1], : shape[2]])
 
 
 def run(args, capsys):
@@ -36,7 +29,7 @@ def run(args, capsys):
 
 @pytest.fixture
 def npy(tmp_path):
-    data = labels((30, 40, 50))
+    data = voronoi((30, 40, 50), 40, "uint32")
     path = tmp_path / "in.npy"
     np.save(path, data)
     return path, data
@@ -106,7 +99,7 @@ def test_url_errors_exit_with_clear_messages(npy, s3_server, capsys, tmp_path, m
 
 
 def test_resume_writes_only_what_is_missing(s3_server, s3_bucket):
-    data = labels((40, 48, 56))
+    data = voronoi((40, 48, 56), 40, "uint32")
     store = open_store(f"s3://{s3_bucket}/resumed", endpoint_url=s3_server.endpoint)
     options = {"encoding": "compressed_segmentation", "chunk_size": 16}
     total = nv.write_volume(data, store, **options).chunks_written
@@ -121,7 +114,7 @@ def test_resume_writes_only_what_is_missing(s3_server, s3_bucket):
 
 def test_the_server_going_away_mid_conversion(s3_server, s3_bucket):
     """A clear error; only whole chunks in the bucket; a rerun completes the dataset."""
-    data = labels((48, 64, 80))
+    data = voronoi((48, 64, 80), 40, "uint32")
     url = f"s3://{s3_bucket}/interrupted"
     store = ObjectStore(url, endpoint_url=s3_server.endpoint, retry_timeout=1.0)
     options = {"encoding": "compressed_segmentation", "chunk_size": 16, "jobs": 2}
@@ -177,7 +170,7 @@ def test_the_server_going_away_mid_conversion(s3_server, s3_bucket):
 
 def test_tensorstore_reads_the_bucket_voxel_for_voxel(s3_server, s3_bucket):
     ts = pytest.importorskip("tensorstore")
-    data = labels((30, 45, 70))
+    data = voronoi((30, 45, 70), 40, "uint32")
     for encoding, array in (
         ("compressed_segmentation", data),
         ("raw", data.astype(np.uint16)),
@@ -226,7 +219,7 @@ def test_dask_workers_write_to_the_bucket(cluster_client, s3_server, s3_bucket):
     da = pytest.importorskip("dask.array")
     from ngcodec.distributed import to_precomputed
 
-    data = labels((48, 64, 80))
+    data = voronoi((48, 64, 80), 40, "uint32")
     url = f"s3://{s3_bucket}/from-dask"
     store = open_store(url, endpoint_url=s3_server.endpoint)
     lazy = da.from_array(data, chunks=(16, 64, 80))

@@ -16,24 +16,17 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 from serve_process import Served
+from synthetic import voronoi
 
 import ngcodec.volume as nv
 from ngcodec.cli import main
-
-
-def labels(shape, seed=0):
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(1, 2**32 - 1, 40, dtype=np.uint32)
-    coarse = rng.integers(0, 40, tuple(-(-n // 5) for n in shape))
-    field = ids[coarse.repeat(5, 0).repeat(5, 1).repeat(5, 2)]
-    return np.ascontiguousarray(field[: shape[0], : shape[1], : shape[2]])
 
 
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory):
     """A folder of datasets: gzipped compressed_segmentation and raw, jpeg, one nested deeper."""
     root = tmp_path_factory.mktemp("served")
-    data = labels((24, 40, 56))
+    data = voronoi((24, 40, 56), 40, "uint32")
     nv.write_volume(data, root / "seg", encoding="compressed_segmentation", chunk_size=16)
     nv.write_volume(data.astype(np.uint16), root / "deeper/raw", chunk_size=(32, 16, 8))
     grey = (data % 251).astype(np.uint8)

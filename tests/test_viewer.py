@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 from serve_process import Served
+from synthetic import voronoi
 
 import ngcodec.volume as nv
 
@@ -55,18 +56,11 @@ VIEWER_STATE = """() => {
 }"""
 
 
-def labels(shape, seed=3):
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(1, 2**40, 60, dtype=np.uint64)
-    coarse = rng.integers(0, 60, tuple(-(-n // 6) for n in shape))
-    field = ids[coarse.repeat(6, 0).repeat(6, 1).repeat(6, 2)]
-    return np.ascontiguousarray(field[: shape[0], : shape[1], : shape[2]])
-
-
 def test_the_printed_link_shows_the_datasets_in_neuroglancer(tmp_path):
     executable = chromium()
     offset = (10, 20, 5)
-    segmentation = labels((20, 90, 120))
+    segmentation = voronoi((20, 90, 120), 40, "uint64")
+    segmentation[segmentation == 0] = 7  # 0 is the background, which the viewer does not show
     image = ((segmentation * 37) % 200 + 30).astype(np.uint8)
     image += np.random.default_rng(0).integers(0, 20, image.shape, dtype=np.uint8)
     common = {"resolution": (8, 8, 40), "voxel_offset": offset, "chunk_size": (64, 64, 8)}

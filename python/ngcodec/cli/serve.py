@@ -7,8 +7,12 @@ import asyncio
 import secrets
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ngcodec.cli.common import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CommandError
+
+if TYPE_CHECKING:
+    from ngcodec.serve import Dataset
 
 __all__ = ["run_serve"]
 
@@ -47,7 +51,9 @@ def _base_url(server: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-async def _serve(root: Path, server: socket.socket, datasets: list, token: str | None) -> None:
+async def _serve(
+    root: Path, server: socket.socket, datasets: list[Dataset], token: str | None
+) -> None:
     from aiohttp import web
 
     from ngcodec.serve import make_app, viewer_link, viewer_state
