@@ -143,10 +143,44 @@ def round_trip_seeds() -> None:
         write("round_trip", config + values, name)
 
 
+def shard_seed(preshift: int, minishard_bits: int, shard_bits: int, chunks: dict[int, bytes]):
+    """A shard_index seed: the spec header (identity hash), then a shard file of ``chunks``,
+    all of shard 0, laid out as ngcodec and tensorstore write them."""
+    minishards: dict[int, list[int]] = {}
+    for chunk_id in sorted(chunks):
+        hashed = chunk_id >> preshift
+        assert (hashed >> minishard_bits) & ((1 << shard_bits) - 1) == 0
+        minishards.setdefault(hashed & ((1 << minishard_bits) - 1), []).append(chunk_id)
+    data, indexes, offset = b"", {}, 0
+    for minishard, ids in sorted(minishards.items()):
+        sizes = [len(chunks[i]) for i in ids]
+        deltas = [ids[0]] + [b - a for a, b in zip(ids, ids[1:])]
+        offsets = [offset] + [0] * (len(ids) - 1)
+        indexes[minishard] = struct.pack(f"<{3 * len(ids)}Q", *deltas, *offsets, *sizes)
+        data += b"".join(chunks[i] for i in ids)
+        offset += sum(sizes)
+    shard_index, position, tail = b"", len(data), b""
+    for minishard in range(1 << minishard_bits):
+        index = indexes.get(minishard, b"")
+        shard_index += struct.pack("<2Q", position, position + len(index))
+        position += len(index)
+        tail += index
+    header = bytes([preshift, 0, minishard_bits, shard_bits, 0])
+    return header + shard_index + data + tail
+
+
+def shard_index_seeds() -> None:
+    write("shard_index", shard_seed(0, 0, 0, {0: b"only"}), "one_chunk")
+    write("shard_index", shard_seed(2, 2, 3, {i: bytes([i]) * i for i in range(16)}), "sixteen")
+    write("shard_index", shard_seed(0, 2, 0, {0: b"ab", 2: b"cd"}), "empty_minishards")
+    write("shard_index", shard_seed(1, 3, 60, {i: b"x" for i in range(0, 16, 3)}), "sparse")
+
+
 if __name__ == "__main__":
     testdata_seeds()
     crafted_seeds()
     raw_seeds()
     round_trip_seeds()
+    shard_index_seeds()
     total = sum(p.stat().st_size for p in (FUZZ / "corpus").rglob("*") if p.is_file())
     print(f"seed corpus: {total} bytes")

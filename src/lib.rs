@@ -1,12 +1,16 @@
-//! Codecs for Neuroglancer "precomputed" volume chunks.
+//! Codecs for Neuroglancer "precomputed" volume chunks, and the sharded format's indexes.
 //!
 //! The codec modules are plain Rust over slices and `ndarray` views; `python` is the only module
 //! that knows about Python, and builds the `ngcodec._native` extension.
 
 pub mod compressed_segmentation;
+pub mod compresso;
 pub mod element;
 pub mod error;
+pub mod interleave;
+pub mod jpeg;
 pub mod raw;
+pub mod sharding;
 
 mod python;
 

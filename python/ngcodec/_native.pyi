@@ -6,8 +6,24 @@ from numpy.typing import NDArray
 __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
+    "compresso_decode",
+    "jpeg_decode",
+    "jpeg_encode",
+    "morton_decode",
+    "morton_encode",
+    "murmurhash3_x86_128",
     "raw_encode",
+    "sharding_find_chunk",
+    "sharding_layout",
+    "sharding_locate",
+    "sharding_locate_one",
+    "sharding_parse_minishard_index",
+    "sharding_parse_shard_index",
+    "sharding_write",
 ]
+
+# (preshift_bits, hash, minishard_bits, shard_bits)
+_Spec = tuple[int, str, int, int]
 
 def raw_encode(chunk: NDArray[np.unsignedinteger], byteswapped: bool) -> bytes: ...
 def compressed_segmentation_encode(
@@ -22,3 +38,35 @@ def compressed_segmentation_decode(
     block_size: tuple[int, int, int],
     label_bytes: int,
 ) -> NDArray[np.uint32] | NDArray[np.uint64]: ...
+def morton_encode(
+    positions: NDArray[np.uint64], grid_shape: tuple[int, int, int]
+) -> NDArray[np.uint64]: ...
+def morton_decode(
+    codes: NDArray[np.uint64], grid_shape: tuple[int, int, int]
+) -> NDArray[np.uint64]: ...
+def murmurhash3_x86_128(values: NDArray[np.uint64]) -> NDArray[np.uint64]: ...
+def sharding_locate(spec: _Spec, ids: NDArray[np.uint64]) -> NDArray[np.uint64]: ...
+def sharding_locate_one(spec: _Spec, id: int) -> tuple[int, int]: ...
+def sharding_layout(
+    spec: _Spec, ids: NDArray[np.uint64], sizes: NDArray[np.uint64]
+) -> tuple[NDArray[np.uintp], NDArray[np.uint64], list[bytes]]: ...
+def sharding_write(
+    spec: _Spec,
+    chunks: list[bytes | NDArray[np.uint8]],
+    minishards: NDArray[np.uint64],
+    indexes: list[bytes | NDArray[np.uint8]],
+) -> bytes: ...
+def sharding_parse_shard_index(
+    spec: _Spec, first_minishard: int, buf: bytes | NDArray[np.uint8]
+) -> NDArray[np.uint64]: ...
+def sharding_parse_minishard_index(
+    spec: _Spec, shard: int, minishard: int, buf: bytes | NDArray[np.uint8]
+) -> NDArray[np.uint64]: ...
+def sharding_find_chunk(index: NDArray[np.uint64], id: int) -> tuple[int, int] | None: ...
+def jpeg_encode(chunk: NDArray[np.uint8], width: int, quality: int, progressive: bool) -> bytes: ...
+def jpeg_decode(
+    buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], num_channels: int
+) -> NDArray[np.uint8]: ...
+def compresso_decode(
+    buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], label_bytes: int
+) -> NDArray[np.unsignedinteger]: ...

@@ -29,21 +29,26 @@ from ngcodec.codec_base import (
     byte_array,
     unsigned_view,
 )
+from ngcodec.compresso_codec import CompressoEncoder
 from ngcodec.image_codecs import (
     DEFAULT_PNG_LEVEL,
+    JPEG_MODES,
     JPEG_PLANES,
     JpegChunkEncoder,
     PngChunkEncoder,
 )
 from ngcodec.image_codecs import PNG_SIGNATURE as PNG_SIGNATURE  # public here since 0.1
+from ngcodec.jxl_codec import DEFAULT_JXL_EFFORT, DEFAULT_JXL_QUALITY, JXL_OPTIONS, JxlChunkEncoder
 
 __all__ = [
     "ChunkEncoder",
     "CompressedSegmentationEncoder",
+    "CompressoEncoder",
     "IncompatibleEncoderError",
     "InvalidFormatError",
     "InvalidInfoError",
     "JpegChunkEncoder",
+    "JxlChunkEncoder",
     "PngChunkEncoder",
     "RawChunkEncoder",
     "add_argparse_options",
@@ -51,6 +56,10 @@ __all__ = [
 ]
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
+
+ENCODINGS = ("raw", "compressed_segmentation", "jpeg", "png", "jxl", "compresso")
+"""Every ``encoding`` :func:`get_encoder` knows: the six the Neuroglancer viewer reads. Writing jxl
+needs ``ngcodec[jxl]`` (also to read it), writing compresso ``ngcodec[compresso]``."""
 
 
 def get_encoder(
@@ -101,19 +110,33 @@ def get_encoder(
                 num_channels,
                 jpeg_quality=options.get("jpeg_quality", 95),
                 jpeg_plane=options.get("jpeg_plane", "xy"),
+                jpeg_mode=options.get("jpeg_mode", "progressive"),
             )
         if encoding == "png":
-            # The level only affects writing: a --png-level given for this run wins over the
-            # png_level that tensorstore and cloud-volume keep in the scale info.
-            png_level = options.get("png_level")
-            if png_level is None:
-                png_level = scale_info.get("png_level", DEFAULT_PNG_LEVEL)
+            png_level = _writing_option("png_level", options, scale_info, DEFAULT_PNG_LEVEL)
             return PngChunkEncoder(data_type, num_channels, png_level=png_level)
+        if encoding == "jxl":
+            jxl_options = {
+                name: _writing_option(name, options, scale_info, default)
+                for name, default in JXL_OPTIONS.items()
+            }
+            return JxlChunkEncoder(data_type, num_channels, **jxl_options)
+        if encoding == "compresso":
+            return CompressoEncoder(data_type, num_channels)
     except (ValueError, TypeError) as exc:
         if isinstance(exc, InvalidInfoError):
             raise
         raise InvalidInfoError(str(exc)) from exc
     raise InvalidInfoError(f"Invalid encoding {encoding}")
+
+
+def _writing_option(
+    name: str, options: Mapping[str, Any], scale_info: Mapping[str, Any], default: Any
+) -> Any:
+    """An option that only affects writing: given for this run (``--png-level``), it wins over the
+    value tensorstore and cloud-volume keep in the scale info (``png_level``, ``jxl_quality``)."""
+    value = options.get(name)
+    return scale_info.get(name, default) if value is None else value
 
 
 def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
@@ -131,8 +154,10 @@ def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
         args = parser.parse_args()
         get_encoder(info, scale_info, vars(args))
 
-    ``--png-level`` is offered whether or not lossy encodings are allowed (PNG is lossless); when
-    it is not given, the parsed arguments do not contain it at all, exactly as in the reference.
+    ``--png-level``, ``--jxl-quality`` and ``--jxl-effort`` are offered whether or not lossy
+    encodings are allowed (PNG is lossless, and so is JPEG XL at quality 100), ``--jpeg-mode`` with
+    the jpeg options; when they are not given, the parsed arguments do not contain them at all, so
+    the reference's option set is unchanged.
     """
     import argparse
 
@@ -144,6 +169,24 @@ def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
         metavar="L",
         help="zlib compression level of PNG chunks, from 0 (fastest) to 9 (smallest files); "
         f"default: the scale's png_level if its info has one, else {DEFAULT_PNG_LEVEL}",
+    )
+
+    jxl_group = parser.add_argument_group("Options for JPEG XL compression (jxl)")
+    jxl_group.add_argument(
+        "--jxl-quality",
+        type=_int_between("jxl_quality", "JPEG XL quality", 1, 100),
+        default=argparse.SUPPRESS,
+        metavar="Q",
+        help="JPEG XL quality, from 1 to 100 (lossless); default: the scale's jxl_quality if "
+        f"its info has one, else {DEFAULT_JXL_QUALITY}",
+    )
+    jxl_group.add_argument(
+        "--jxl-effort",
+        type=_int_between("jxl_effort", "JPEG XL effort", 1, 10),
+        default=argparse.SUPPRESS,
+        metavar="E",
+        help="JPEG XL encoder effort, from 1 (fastest) to 10 (smallest files); default: the "
+        f"scale's jxl_effort if its info has one, else {DEFAULT_JXL_EFFORT}",
     )
 
     if not allow_lossy:
@@ -163,6 +206,13 @@ def add_argparse_options(parser: Any, allow_lossy: bool = False) -> None:
         choices=JPEG_PLANES,
         default="xy",
         help="plane of JPEG compression (default: xy)",
+    )
+    group.add_argument(
+        "--jpeg-mode",
+        choices=JPEG_MODES,
+        default=argparse.SUPPRESS,
+        help="progressive: the reference's files; baseline: several times faster to write and "
+        "to read, for files about 10%% larger (default: progressive)",
     )
 
 

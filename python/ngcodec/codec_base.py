@@ -20,6 +20,7 @@ __all__ = [
     "InvalidInfoError",
     "byte_array",
     "byte_view",
+    "require_voxels",
     "unsigned_view",
 ]
 
@@ -141,6 +142,12 @@ class ChunkEncoder:
                 raise ValueError(f"chunk_size must not be negative, got {chunk_size!r}")
             raise ValueError(f"chunk_size {chunk_size!r} is too large for any array")
         return (self.num_channels, z, y, x)
+
+
+def require_voxels(chunk: np.ndarray) -> None:
+    """Refuses a chunk of no voxels, which no image can hold."""
+    if chunk.size == 0:
+        raise ValueError(f"an image chunk must hold at least one voxel, got shape {chunk.shape}")
 
 
 def unsigned_view(chunk: np.ndarray) -> tuple[np.ndarray, bool]:

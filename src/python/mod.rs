@@ -11,6 +11,8 @@ use crate::element::Element;
 use crate::error::Error;
 
 mod codecs;
+mod images;
+mod sharding;
 
 pyo3::import_exception!(ngcodec.chunk_encoding, InvalidFormatError);
 
@@ -45,11 +47,19 @@ fn empty<'py, T: Element + numpy::Element>(
     Ok(array.cast_into::<PyArray4<T>>()?)
 }
 
-/// Fast codecs for Neuroglancer precomputed chunks.
+/// Fast codecs for Neuroglancer precomputed chunks, and the sharded format's core.
 #[pymodule]
 mod _native {
     #[pymodule_export]
     use super::codecs::{
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
+    };
+    #[pymodule_export]
+    use super::images::{compresso_decode, jpeg_decode, jpeg_encode};
+    #[pymodule_export]
+    use super::sharding::{
+        morton_decode, morton_encode, murmurhash3_x86_128, sharding_find_chunk, sharding_layout,
+        sharding_locate, sharding_locate_one, sharding_parse_minishard_index,
+        sharding_parse_shard_index, sharding_write,
     };
 }

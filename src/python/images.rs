@@ -1,0 +1,101 @@
+//! Bindings of the image and segmentation codecs beside Neuroglancer's own (jpeg, compresso).
+
+use numpy::{PyArrayMethods, PyReadonlyArray4};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::codecs::EncodedChunk;
+use super::{empty, to_py_err};
+
+use crate::compressed_segmentation::Shape3;
+use crate::compresso;
+use crate::element::Element;
+use crate::jpeg;
+
+/// Encodes a (C, Z, Y, X) uint8 chunk of 1 or 3 channels as a JPEG image `width` pixels wide.
+#[pyfunction]
+pub(super) fn jpeg_encode<'py>(
+    py: Python<'py>,
+    chunk: PyReadonlyArray4<'py, u8>,
+    width: usize,
+    quality: u8,
+    progressive: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mode = if progressive {
+        jpeg::Mode::Progressive
+    } else {
+        jpeg::Mode::Baseline
+    };
+    let view = chunk.as_array();
+    let encoded = py
+        .detach(|| jpeg::encode(view, width, quality, mode))
+        .map_err(to_py_err)?;
+    Ok(PyBytes::new(py, &encoded))
+}
+
+/// Decodes a JPEG into a new (C, Z, Y, X) uint8 array of `num_channels` (1 or 3) channels.
+#[pyfunction]
+pub(super) fn jpeg_decode<'py>(
+    py: Python<'py>,
+    buf: EncodedChunk<'py>,
+    chunk_size: Shape3,
+    num_channels: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !matches!(num_channels, 1 | 3) {
+        return Err(PyValueError::new_err(format!(
+            "JPEG chunks have 1 or 3 channels, not {num_channels}"
+        )));
+    }
+    let buf = buf.as_bytes()?;
+    let [x, y, z] = chunk_size;
+    let pixels = x.checked_mul(y).and_then(|xy| xy.checked_mul(z));
+    // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
+    let reader = jpeg::Reader::new(buf, num_channels, pixels).map_err(to_py_err)?;
+    let array = empty::<u8>(py, [num_channels, z, y, x])?;
+    {
+        let mut writable = array.try_readwrite()?;
+        let planes = writable.as_slice_mut()?;
+        py.detach(|| reader.decode_into(planes))
+            .map_err(to_py_err)?;
+    }
+    Ok(array.into_any())
+}
+
+/// Decodes compresso into a new (1, Z, Y, X) array of unsigned labels of `label_bytes` bytes.
+#[pyfunction]
+pub(super) fn compresso_decode<'py>(
+    py: Python<'py>,
+    buf: EncodedChunk<'py>,
+    chunk_size: Shape3,
+    label_bytes: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let buf = buf.as_bytes()?;
+    match label_bytes {
+        1 => decode_compresso::<u8>(py, buf, chunk_size),
+        2 => decode_compresso::<u16>(py, buf, chunk_size),
+        4 => decode_compresso::<u32>(py, buf, chunk_size),
+        8 => decode_compresso::<u64>(py, buf, chunk_size),
+        other => Err(PyValueError::new_err(format!(
+            "compresso labels are 1, 2, 4 or 8 bytes, not {other}"
+        ))),
+    }
+}
+
+fn decode_compresso<'py, T: Element + numpy::Element>(
+    py: Python<'py>,
+    buf: &[u8],
+    chunk_size: Shape3,
+) -> PyResult<Bound<'py, PyAny>> {
+    // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
+    compresso::check_header(buf, chunk_size, T::SIZE).map_err(to_py_err)?;
+    let [x, y, z] = chunk_size;
+    let array = empty::<T>(py, [1, z, y, x])?;
+    {
+        let mut writable = array.try_readwrite()?;
+        let out = writable.as_slice_mut()?;
+        py.detach(|| compresso::decode_into(buf, chunk_size, out))
+            .map_err(to_py_err)?;
+    }
+    Ok(array.into_any())
+}
