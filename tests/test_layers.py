@@ -11,7 +11,14 @@ PACKAGE = Path(ngcodec.__file__).parent
 
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
-    ("ngcodec._native", "ngcodec.codec_base", "ngcodec.image_codecs", "ngcodec.chunk_encoding"),
+    (
+        "ngcodec._native",
+        "ngcodec.codec_base",
+        "ngcodec.image_codecs",
+        "ngcodec.jxl_codec",
+        "ngcodec.compresso_codec",
+        "ngcodec.chunk_encoding",
+    ),
     ("ngcodec.sources", "ngcodec.sample"),
     ("ngcodec.precomputed.store",),
     ("ngcodec.precomputed.format", "ngcodec.precomputed.parallel"),
