@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ngcodec.precomputed.format", "ngcodec.precomputed.parallel"),
     ("ngcodec.precomputed.volume",),
     ("ngcodec.precomputed.pipeline",),
+    ("ngcodec.serve",),
     ("ngcodec.volume", "ngcodec.distributed", "ngcodec.cli", "ngcodec.__main__", "ngcodec"),
 ]
 

@@ -12,6 +12,7 @@ from ngcodec.cli.common import (
     CommandError,
     Progress,
     open_dataset,
+    open_location,
     usage_error,
 )
 from ngcodec.cli.convert import summary
@@ -23,7 +24,7 @@ __all__ = ["run_downsample"]
 
 
 def run_downsample(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    base = open_dataset(args.dataset)
+    base = open_dataset(open_location(args, args.dataset))
     try:
         info, keys = extend_pyramid(base.info, max_scales=args.max_scales, factors=args.factors)
         scales = [PrecomputedVolume(base.store, info, key) for key in keys]
