@@ -46,3 +46,33 @@ def pinky40_512(testdata: Path) -> np.ndarray:
         gzip.decompress((testdata / "cc3d_connectomics_512cube.npy.ckl.gz").read_bytes())
     )
     return np.asarray(volume).T
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 server (moto's, in its own process) on 127.0.0.1, with test credentials in the
+    environment of this process; ``stop()`` and ``start()`` take it away and bring it back."""
+    pytest.importorskip("moto.server")
+    pytest.importorskip("obstore")
+    from s3_server import CREDENTIALS, MotoServer
+
+    saved = {name: os.environ.get(name) for name in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    server = MotoServer()
+    yield server
+    server.close()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def s3_bucket(s3_server, request) -> str:
+    """A new, empty bucket on the S3 server; its name."""
+    import uuid
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(name)
+    return name

@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ngcodec.precomputed.sharded",),
     ("ngcodec.precomputed.volume",),
     ("ngcodec.precomputed.pipeline",),
+    ("ngcodec.serve",),
     ("ngcodec.volume", "ngcodec.distributed", "ngcodec.cli", "ngcodec.__main__", "ngcodec"),
 ]
 

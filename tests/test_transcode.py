@@ -26,11 +26,12 @@ def test_a_jpeg_pyramid_becomes_jxl_with_the_same_pixels(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     info = json.loads((tmp_path / "jxl" / "info").read_text())
     assert [s["encoding"] for s in info["scales"]] == ["jxl"] * len(info["scales"]) == ["jxl"] * 3
-    for scale, stats in zip(info["scales"], report, strict=True):
+    for scale in info["scales"]:
         jpeg = nv.read_volume(tmp_path / "jpeg", key=scale["key"]).astype(int)
         jxl = nv.read_volume(tmp_path / "jxl", key=scale["key"]).astype(int)
         assert np.abs(jpeg - jxl).max() <= 2
-        assert stats["bytes_out"] < stats["bytes_in"]  # fewer bytes than the jpeg files
+    # Fewer bytes than the jpeg files (but for the tiny chunks of the coarsest scales).
+    assert report[0]["bytes_out"] < 0.97 * report[0]["bytes_in"]
     # Running it again finds every chunk done.
     assert main(["transcode", str(tmp_path / "jpeg"), str(tmp_path / "jxl"), "--json"]) == 0
     assert all(s["chunks_written"] == 0 for s in json.loads(capsys.readouterr().out))

@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_transcode(args)
         if args.command == "info":
             return run_info(args)
+        if args.command == "serve":
+            from ngcodec.cli.serve import run_serve
+
+            return run_serve(args)
         return run_verify(args)
     except CommandError as exc:
         print(f"ngcodec {args.command}: error: {exc}", file=sys.stderr)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
+from ngcodec.precomputed.store import Store, UnsupportedLocationError, open_store
 from ngcodec.precomputed.volume import PrecomputedVolume
 
 __all__ = [
@@ -18,8 +20,10 @@ __all__ = [
     "EXIT_VERIFY_FAILED",
     "CommandError",
     "Progress",
+    "is_within",
     "megabytes",
     "open_dataset",
+    "open_location",
     "usage_error",
 ]
 
@@ -71,10 +75,28 @@ def megabytes(n: float) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
-def open_dataset(path: str, key: str | None = None) -> PrecomputedVolume:
-    """The dataset (one scale of it), or a :class:`CommandError` saying why it cannot be read."""
+def open_location(args: argparse.Namespace, location: str) -> Store:
+    """The store a dataset argument names (a path or a URL), with the command's store options;
+    an unknown scheme or a missing extra is a usage error (exit 2)."""
     try:
-        return PrecomputedVolume.open(path, key)
+        return open_store(location, endpoint_url=getattr(args, "endpoint_url", None))
+    except UnsupportedLocationError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+
+
+def is_within(filename: str | os.PathLike[str] | None, store: Store) -> bool:
+    """Whether the file or URL an OSError names is in the store."""
+    if filename is None:
+        return False
+    text, root = os.fspath(filename), store.location.rstrip("/")
+    return text == root or text.startswith(root + "/")
+
+
+def open_dataset(store: Store, key: str | None = None) -> PrecomputedVolume:
+    """The dataset (one scale of it), or a :class:`CommandError` saying why it cannot be read."""
+    path = store.location
+    try:
+        return PrecomputedVolume.open(store, key)
     except FileNotFoundError as exc:
         raise CommandError(
             f"{path} is not a precomputed dataset (no info file)", EXIT_INPUT

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,9 @@ from ngcodec.cli.common import (
     EXIT_USAGE,
     CommandError,
     Progress,
+    is_within,
     megabytes,
+    open_location,
     usage_error,
 )
 from ngcodec.cli.inputs import geometry_from, open_source
@@ -31,6 +32,7 @@ from ngcodec.precomputed.pipeline.arrays import (
 from ngcodec.precomputed.pipeline.convert import write_volume
 from ngcodec.precomputed.pipeline.distributed import aligned_block_shape, to_precomputed
 from ngcodec.precomputed.pipeline.write import WriteStats, dataset_info
+from ngcodec.precomputed.store import Store
 from ngcodec.precomputed.volume import DatasetExistsError, PrecomputedVolume
 
 __all__ = ["run_convert", "sharding_options", "summary"]
@@ -95,10 +97,9 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             args,
             "--jobs sets local threads or workers; a remote scheduler has its own workers",
         )
-    output = Path(paths[-1])
+    output = str(paths[-1]).rstrip("/") or "/"
     sharding = sharding_options(parser, args)
-
-    jobs: list[tuple[str, Any, Path, dict[str, Any]]] = []
+    jobs: list[tuple[str, Any, Store, dict[str, Any]]] = []
     common = {
         "chunk_size": args.chunk_size,
         "block_size": args.block_size,
@@ -131,7 +132,7 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             (
                 "segmentation",
                 segmentation,
-                output / "segmentation",
+                open_location(args, f"{output}/segmentation"),
                 {**common, "encoding": "compressed_segmentation", "resolution": resolution},
             )
         )
@@ -139,11 +140,12 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             (
                 "image",
                 image,
-                output / "image",
+                open_location(args, f"{output}/image"),
                 {**common, "encoding": "jpeg", "resolution": resolution},
             )
         )
     else:
+        target = open_location(args, output)
         source = open_source(paths[0], args)
         resolution, voxel_offset, taken = geometry_from(source, args)
         if taken and not args.json:
@@ -156,7 +158,7 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             "data_type": args.data_type,
             "axes": args.axes or source.axes,
         }
-        jobs.append((str(paths[0]), source, output, options))
+        jobs.append((str(paths[0]), source, target, options))
 
     results = []
     for label, array, path, options in jobs:
@@ -167,11 +169,14 @@ def run_convert(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
                 array.close()
         results.append((label, path, stats))
         if not args.json:
-            print(summary(str(path), stats))
+            print(summary(path.location, stats))
     if args.json:
         print(
             json.dumps(
-                [{"input": label, "output": str(path), **s.as_dict()} for label, path, s in results]
+                [
+                    {"input": label, "output": path.location, **s.as_dict()}
+                    for label, path, s in results
+                ]
             )
         )
     return EXIT_OK
@@ -182,7 +187,7 @@ def _convert_one(
     args: argparse.Namespace,
     label: str,
     array: Any,
-    path: Path,
+    path: Store,
     options: dict[str, Any],
 ) -> WriteStats:
     from ngcodec.sources import UnreadableInputError
@@ -200,7 +205,7 @@ def _convert_one(
     except (InvalidInfoError, ValueError, TypeError) as exc:
         usage_error(parser, args, f"{label}: {exc}")
     total = sum(volume.num_chunks for volume in volumes)
-    progress = Progress(args.progress, total, path.name)
+    progress = Progress(args.progress, total, path.location.rpartition("/")[2])
     try:
         if args.scheduler is not None:
             return _convert_distributed(args, array, path, options, progress)
@@ -210,7 +215,7 @@ def _convert_one(
     except (UnreadableInputError, UnrepresentableValuesError) as exc:
         raise CommandError(str(exc), EXIT_INPUT) from exc
     except OSError as exc:
-        if exc.filename is not None and Path(exc.filename).resolve().is_relative_to(path.resolve()):
+        if is_within(exc.filename, path):
             raise CommandError(f"cannot write {exc.filename}: {exc.strerror}", EXIT_OUTPUT) from exc
         raise CommandError(f"{label}: {exc}", EXIT_INPUT) from exc
     finally:
@@ -224,7 +229,7 @@ def _layout(options: dict[str, Any]) -> dict[str, Any]:
 def _convert_distributed(
     args: argparse.Namespace,
     array: Any,
-    path: Path,
+    path: Store,
     options: dict[str, Any],
     progress: Progress,
 ) -> WriteStats:

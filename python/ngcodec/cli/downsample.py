@@ -12,6 +12,7 @@ from ngcodec.cli.common import (
     CommandError,
     Progress,
     open_dataset,
+    open_location,
     usage_error,
 )
 from ngcodec.cli.convert import sharding_options, summary
@@ -24,7 +25,7 @@ __all__ = ["run_downsample"]
 
 
 def run_downsample(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    base = open_dataset(args.dataset)
+    base = open_dataset(open_location(args, args.dataset))
     sharding = sharding_options(parser, args)
     try:
         info, keys = extend_pyramid(base.info, max_scales=args.max_scales, factors=args.factors)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from ngcodec.cli.common import (
@@ -15,6 +14,7 @@ from ngcodec.cli.common import (
     Progress,
     megabytes,
     open_dataset,
+    open_location,
 )
 from ngcodec.cli.inputs import open_source
 from ngcodec.precomputed.pipeline.verify import VerifyReport, verify_pyramid
@@ -41,90 +41,110 @@ def _pretty_json(value: Any, indent: str = "") -> str:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    first = open_dataset(args.dataset, args.key)
+    store = open_location(args, args.dataset)
+    first = open_dataset(store, args.key)
     keys = [args.key] if args.key else [s.get("key") for s in first.info["scales"]]
     scales = []
     for key in keys:
-        volume = open_dataset(args.dataset, key)
-        try:
-            stored_chunks = volume.stored_chunks()
-        except ChunkError as exc:
-            raise CommandError(f"{exc} (ngcodec verify checks every shard)", EXIT_INPUT) from exc
-        expected = {box.name: box for box in volume.chunk_boxes()}
-        present = set(stored_chunks)
-        stored = sum(chunk.size for chunk in stored_chunks.values())
-        if volume.sharded:  # the shard files, indexes included
-            stored = sum(shard.size for shard in volume.shards.stored_shards().values())
-        decoded = sum(volume.chunk_nbytes(expected[n]) for n in present if n in expected)
-        scales.append(
-            {
-                "key": volume.key,
-                "size": list(volume.size),
-                "chunk_size": list(volume.chunk_size),
-                "encoding": volume.scale["encoding"],
-                "chunks_expected": len(expected),
-                "chunks_present": len(present & expected.keys()),
-                "chunks_missing": len(expected.keys() - present),
-                "chunks_gzipped": sum(1 for chunk in stored_chunks.values() if chunk.gzipped),
-                "unexpected_files": sorted(n for n in present if n not in expected),
-                "bytes_stored": stored,
-                "bytes_decoded": decoded,
-                "compression_ratio": decoded / stored if stored else None,
-                **_sharding(volume),
-            }
-        )
+        volume = open_dataset(store, key)
+        scale: dict[str, Any] = {
+            "key": volume.key,
+            "size": list(volume.size),
+            "chunk_size": list(volume.chunk_size),
+            "encoding": volume.scale["encoding"],
+            "chunks_expected": volume.num_chunks,
+            **_sharding(volume, store.listable),
+        }
+        if store.listable:
+            scale.update(_storage_statistics(volume))
+        scales.append(scale)
     if args.json:
         print(json.dumps({"info": first.info, "scales": scales}))
         return EXIT_OK
     print(_pretty_json(first.info))
     for s in scales:
         x, y, z = s["size"]
-        ratio = s["compression_ratio"]
         print(
             f"scale {s['key']}: {x}x{y}x{z} voxels in {s['chunks_expected']} chunks of "
-            f"{'x'.join(map(str, s['chunk_size']))}, {s['encoding']}\n"
-            f"  {s['chunks_present']} present ({s['chunks_gzipped']} gzipped), "
-            f"{s['chunks_missing']} missing; {megabytes(s['bytes_stored'])} stored for "
-            f"{megabytes(s['bytes_decoded'])} of data" + (f" (ratio {ratio:.1f})" if ratio else "")
+            f"{'x'.join(map(str, s['chunk_size']))}, {s['encoding']}"
         )
         if s["sharding"] is not None:
-            spec = s["sharding"]
+            spec, present = s["sharding"], s["shards_present"]
             print(
-                f"  sharded: {s['shards_present']} of {s['shards_expected']} shard files; "
-                f"{spec['hash']} hash, preshift {spec['preshift_bits']}, minishard "
+                f"  sharded: {'?' if present is None else present} of {s['shards_expected']} "
+                f"shard files; {spec['hash']} hash, preshift {spec['preshift_bits']}, minishard "
                 f"{spec['minishard_bits']}, shard {spec['shard_bits']} bits; chunks "
                 f"{spec.get('data_encoding', 'raw')}, minishard indexes "
                 f"{spec.get('minishard_index_encoding', 'raw')}"
             )
+        if "chunks_present" not in s:
+            print(f"  chunks not counted: {store.location} cannot list its files")
+            continue
+        gzipped, ratio = s["chunks_gzipped"], s["compression_ratio"]
+        print(
+            f"  {s['chunks_present']} present"
+            + (f" ({gzipped} gzipped)" if gzipped is not None else "")
+            + f", {s['chunks_missing']} missing; {megabytes(s['bytes_stored'])} stored for "
+            f"{megabytes(s['bytes_decoded'])} of data" + (f" (ratio {ratio:.1f})" if ratio else "")
+        )
         if s["unexpected_files"]:
             print(f"  {len(s['unexpected_files'])} chunk files outside the grid")
     return EXIT_OK
 
 
-def _sharding(volume: PrecomputedVolume) -> dict[str, Any]:
-    """A scale's sharding and its count of shard files, present and expected."""
+def _sharding(volume: PrecomputedVolume, listable: bool) -> dict[str, Any]:
+    """A scale's sharding and its count of shard files, expected and (if listed) present."""
     if not volume.sharded:
         return {"sharding": None}
     return {
         "sharding": volume.scale["sharding"],
         "shards_expected": volume.shards.expected_shards(),
-        "shards_present": len(volume.shards.stored_shards()),
+        "shards_present": len(volume.shards.stored_shards()) if listable else None,
+    }
+
+
+def _storage_statistics(volume: PrecomputedVolume) -> dict[str, Any]:
+    """What one listing of a scale (and, if sharded, its shard indexes) tells: chunks present and
+    missing, bytes stored."""
+    try:
+        stored_chunks = volume.stored_chunks()
+    except ChunkError as exc:
+        raise CommandError(f"{exc} (ngcodec verify checks every shard)", EXIT_INPUT) from exc
+    expected = {box.name: box for box in volume.chunk_boxes()}
+    present = set(stored_chunks)
+    stored = sum(chunk.size for chunk in stored_chunks.values())
+    if volume.sharded:  # the shard files, indexes included
+        stored = sum(shard.size for shard in volume.shards.stored_shards().values())
+    decoded = sum(volume.chunk_nbytes(expected[n]) for n in present if n in expected)
+    gzip_known = all(chunk.gzipped is not None for chunk in stored_chunks.values())
+    return {
+        "chunks_present": len(present & expected.keys()),
+        "chunks_missing": len(expected.keys() - present),
+        # Object stores keep Content-Encoding with each object; a listing does not show it.
+        "chunks_gzipped": sum(1 for chunk in stored_chunks.values() if chunk.gzipped)
+        if gzip_known
+        else None,
+        "unexpected_files": sorted(n for n in present if n not in expected),
+        "bytes_stored": stored,
+        "bytes_decoded": decoded,
+        "compression_ratio": decoded / stored if stored else None,
     }
 
 
 def run_verify(args: argparse.Namespace) -> int:
     from ngcodec.sources import UnreadableInputError
 
-    first = open_dataset(args.dataset, args.key)
+    store = open_location(args, args.dataset)
+    first = open_dataset(store, args.key)
     keys = [first.key] if args.key else [scale["key"] for scale in first.info["scales"]]
-    total = sum(open_dataset(args.dataset, key).num_chunks for key in keys)
+    total = sum(open_dataset(store, key).num_chunks for key in keys)
     reference = None
     if args.input is not None:
         reference = open_source(args.input, args)
-    progress = Progress(args.progress, total, Path(args.dataset).name)
+    progress = Progress(args.progress, total, store.location.rpartition("/")[2])
     try:
         reports = verify_pyramid(
-            args.dataset,
+            store,
             reference,
             keys=keys,
             axes=args.axes or getattr(reference, "axes", None),

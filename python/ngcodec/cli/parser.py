@@ -60,6 +60,16 @@ def _byte_size(text: str) -> int:
     return int(value)
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (0: any free one), got {text!r}")
+    return value
+
+
 def _gzip_level(text: str) -> int:
     value = _positive_int(text)
     if value > 9:
@@ -92,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample OUTPUT_DIR",
         description="Write a volume to a precomputed dataset: an info file and one file per "
         "chunk, for the volume and for each coarser scale of its pyramid. Chunks already written "
-        "are skipped, so running the same command again after an interruption finishes the job.",
+        "are skipped, so running the same command again after an interruption finishes the job. "
+        "OUTPUT_DIR is a directory or a URL: s3://BUCKET/PATH, gs://BUCKET/PATH, file://PATH.",
     )
     convert.add_argument("paths", nargs="+", metavar="INPUT OUTPUT_DIR", help=argparse.SUPPRESS)
     convert.add_argument(
@@ -195,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cluster of --jobs worker processes; needs ngcodec[dask]",
     )
     _add_output_options(running)
+    _add_store_options(convert)
     convert.set_defaults(subparser=convert)
 
     downsample = commands.add_parser(
@@ -223,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", "-j", type=_positive_int, metavar="N", help="encoding threads"
     )
     _add_sharding_options(downsample, new_scales=True)
+    _add_store_options(downsample)
     _add_output_options(downsample)
     downsample.set_defaults(subparser=downsample)
 
@@ -239,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace a different dataset at OUTPUT_DIR"
     )
     transcode.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="threads")
+    _add_store_options(transcode)
     _add_output_options(transcode)
     transcode.set_defaults(subparser=transcode)
 
@@ -246,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("dataset", metavar="DATASET")
     info.add_argument("--key", help="only this scale")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_store_options(info)
     info.set_defaults(subparser=info)
 
     verify = commands.add_parser(
@@ -273,7 +288,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="decoding threads")
     _add_output_options(verify)
+    _add_store_options(verify)
     verify.set_defaults(subparser=verify)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a folder of datasets over HTTP and print a Neuroglancer link to them",
+        description="Serve DIR over HTTP as Neuroglancer reads it (name.gz sent for name with "
+        "Content-Encoding: gzip, byte ranges, CORS) and print a link that opens every dataset "
+        "under DIR as a layer. With the neuroglancer package installed (ngcodec[view]), the "
+        "viewer itself is served too, so the link works offline (e.g. through an SSH tunnel: "
+        "ssh -L 8000:127.0.0.1:8000 HOST, and --port 8000 here).",
+    )
+    serve.add_argument("directory", metavar="DIR")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for all)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=0, help="the port to listen on (default: a free one)"
+    )
+    serve.set_defaults(subparser=serve)
     return parser
 
 
@@ -337,3 +373,12 @@ def _add_output_options(parser: Any) -> None:
         help="show a progress bar on standard error (default: when it is a terminal)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def _add_store_options(parser: Any) -> None:
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="the S3-compatible server of s3:// datasets, e.g. http://127.0.0.1:9000 for MinIO "
+        "(default: $AWS_ENDPOINT_URL, else AWS)",
+    )

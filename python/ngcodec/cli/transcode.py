@@ -13,6 +13,7 @@ from ngcodec.cli.common import (
     CommandError,
     Progress,
     open_dataset,
+    open_location,
 )
 from ngcodec.cli.convert import summary
 from ngcodec.precomputed.pipeline.transcode import transcode_to_jxl
@@ -22,13 +23,14 @@ __all__ = ["run_transcode"]
 
 
 def run_transcode(args: argparse.Namespace) -> int:
-    first = open_dataset(args.dataset)
+    first = open_dataset(open_location(args, args.dataset))
+    target = open_location(args, args.output)
     keys = [scale["key"] for scale in first.info["scales"]]
     total = sum(PrecomputedVolume(first.store, first.info, key).num_chunks for key in keys)
     progress = Progress(args.progress, total, args.output)
     try:
         results = transcode_to_jxl(
-            first.store, args.output, jobs=args.jobs, overwrite=args.overwrite, progress=progress
+            first.store, target, jobs=args.jobs, overwrite=args.overwrite, progress=progress
         )
     except DatasetExistsError as exc:
         raise CommandError(f"{exc} (--overwrite replaces it)", EXIT_OUTPUT) from exc

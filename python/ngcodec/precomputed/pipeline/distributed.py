@@ -5,14 +5,16 @@ client writes the ``info`` file, then each block of the (rechunked if need be) a
 task that encodes and writes the chunks it covers. It runs on whichever scheduler dask is set up
 to use: the local threads by default, or a ``dask.distributed`` cluster when a ``Client`` exists
 (``LocalCluster``, dask-jobqueue, dask-kubernetes, a cloud deployment: nothing here is specific
-to any). The workers must see the output directory at the same path: a shared file system.
+to any). The workers write to the dataset's store: a bucket (``s3://``, ``gs://``) or a
+directory that every worker sees at the same path (a shared file system).
 
 Tasks hold only a :class:`~ngcodec.precomputed.volume.PrecomputedVolume` (store, info, encoder
-options) and the block; there is no global state, and every chunk is written atomically, so a job
-that was stopped resumes by running it again: blocks whose chunks all exist are not even read.
-A sharded scale is written by one task per shard, the only writer of its file, which gathers
-the chunks that the tasks of its blocks encoded (in parallel, on any workers) and writes the
-shard whole; shards already written are skipped.
+options), the block and the names of its chunks already written (from one listing by the
+client); there is no global state, and every chunk is written atomically, so a job that was
+stopped resumes by running it again: blocks whose chunks all exist are not even read. A sharded
+scale is written by one task per shard, the only writer of its file, which gathers the chunks
+that the tasks of its blocks encoded (in parallel, on any workers) and writes the shard whole;
+shards already written are skipped.
 """
 
 from __future__ import annotations
@@ -317,7 +319,11 @@ def scale_tasks(
             continue
         tasks.append(
             dask.delayed(write_block, pure=False)(
-                volume, blocks[index], origin, gzip_level=gzip_level, skip_existing=not overwrite
+                volume,
+                blocks[index],
+                origin,
+                gzip_level=gzip_level,
+                existing=[name for name in names if name in existing],
             )
         )
     return tasks, skipped

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ngcodec.chunk_encoding import get_encoder
+from ngcodec.chunk_encoding import InvalidFormatError, get_encoder
 from ngcodec.jxl_codec import transcode_jpeg
 from ngcodec.precomputed.format import Box
 from ngcodec.precomputed.parallel import run_all
@@ -78,9 +78,7 @@ def _transcode_scale(
     def transcode(box: Box) -> None:
         jpeg = reader.read_chunk_bytes(box)
         recompressed = transcode_jpeg(jpeg)
-        _check_same_pixels(
-            reader.encoder.decode(jpeg, box.size), jxl.decode(recompressed, box.size), box
-        )
+        _check_same_pixels(reader.encoder.decode(jpeg, box.size), recompressed, jxl, box)
         written = writer.store.write(writer.chunk_key(box), recompressed)
         with lock:
             stats.chunks_written += 1
@@ -95,10 +93,17 @@ def _transcode_scale(
     return stats
 
 
-def _check_same_pixels(jpeg: np.ndarray, jxl: Any, box: Box) -> None:
-    difference = np.abs(jpeg.astype(np.int16) - np.asarray(jxl).astype(np.int16)).max(initial=0)
-    if difference > TRANSCODE_TOLERANCE:
+def _check_same_pixels(jpeg: np.ndarray, recompressed: bytes, jxl: Any, box: Box) -> None:
+    """Raise ValueError unless the jxl chunk decodes to the jpeg's pixels, as Neuroglancer reads
+    a jxl chunk (X wide): a jpeg laid out in the xz plane does not."""
+    try:
+        pixels = jxl.decode(recompressed, box.size)
+    except InvalidFormatError:
+        difference = None
+    else:
+        difference = np.abs(jpeg.astype(np.int16) - pixels.astype(np.int16)).max(initial=0)
+    if difference is None or difference > TRANSCODE_TOLERANCE:
         raise ValueError(
-            f"chunk {box.name} decodes {difference} levels apart as jxl: is the dataset laid out "
+            f"chunk {box.name} does not decode to the same pixels as jxl: is the dataset laid out "
             "in the xz plane? Only xy-plane jpeg chunks can be transcoded"
         )

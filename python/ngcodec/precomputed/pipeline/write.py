@@ -16,7 +16,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -128,28 +128,36 @@ def write_block(
     *,
     gzip_level: int | None = DEFAULT_GZIP_LEVEL,
     skip_existing: bool = True,
+    existing: Collection[str] | None = None,
 ) -> WriteStats:
     """Encode and write every chunk of a chunk-aligned (C, Z, Y, X) block; the unit of a task.
 
     :param origin: the block's first voxel in global coordinates (X, Y, Z), on the chunk grid
     :param skip_existing: leave chunks whose files exist alone (resuming a job)
+    :param existing: the names of the chunks known to exist (from one listing), to skip without
+        asking the store about each; overrides ``skip_existing``
     """
     started = time.perf_counter()
     block = np.asarray(block)
     box = _block_box(block, origin)
     block = cast_block(block, volume.dtype, f"block {box.name}")
     stats = WriteStats()
-    for chunk in volume.chunk_boxes(box):
-        if not chunk.intersection(box) == chunk:
-            raise ValueError(f"block {box.name} is not aligned to the chunk grid of {volume!r}")
-        stats.chunks_total += 1
-        if skip_existing and volume.has_chunk(chunk):
-            stats.chunks_skipped += 1
-            continue
-        data = block[(slice(None), *chunk.slices_within(box))]
-        stats.bytes_out += volume.write_chunk(chunk, data, gzip_level=gzip_level)
-        stats.bytes_in += volume.chunk_nbytes(chunk)
-        stats.chunks_written += 1
+    with volume.store.batched_writes():
+        for chunk in volume.chunk_boxes(box):
+            if not chunk.intersection(box) == chunk:
+                raise ValueError(f"block {box.name} is not aligned to the chunk grid of {volume!r}")
+            stats.chunks_total += 1
+            if existing is not None:
+                there = chunk.name in existing
+            else:
+                there = skip_existing and volume.has_chunk(chunk)
+            if there:
+                stats.chunks_skipped += 1
+                continue
+            data = block[(slice(None), *chunk.slices_within(box))]
+            stats.bytes_out += volume.write_chunk(chunk, data, gzip_level=gzip_level)
+            stats.bytes_in += volume.chunk_nbytes(chunk)
+            stats.chunks_written += 1
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -270,31 +278,32 @@ def write_scale(
 
     pool = concurrent.futures.ThreadPoolExecutor(jobs) if jobs > 1 else None
     in_flight: list[concurrent.futures.Future[None]] = []
-    try:
-        for slab in plan_slabs(volume, max_slab_bytes):
-            boxes = list(volume.chunk_boxes(slab))
-            stats.chunks_total += len(boxes)
-            todo = [box for box in boxes if box.name not in existing]
-            if len(todo) < len(boxes):
-                stats.chunks_skipped += len(boxes) - len(todo)
-                if progress is not None:
-                    progress(len(boxes) - len(todo))
-            if not todo:
-                continue
-            data = read_slab(source, volume, slab)
-            if pool is None:
-                for box in todo:
-                    write_one(box, data[(slice(None), *box.slices_within(slab))])
-                continue
-            wait_all(in_flight)  # the slab before this one: at most two slabs in memory
-            in_flight = [
-                pool.submit(write_one, box, data[(slice(None), *box.slices_within(slab))])
-                for box in todo
-            ]
-        wait_all(in_flight)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    with volume.store.batched_writes():  # many puts in flight on object stores
+        try:
+            for slab in plan_slabs(volume, max_slab_bytes):
+                boxes = list(volume.chunk_boxes(slab))
+                stats.chunks_total += len(boxes)
+                todo = [box for box in boxes if box.name not in existing]
+                if len(todo) < len(boxes):
+                    stats.chunks_skipped += len(boxes) - len(todo)
+                    if progress is not None:
+                        progress(len(boxes) - len(todo))
+                if not todo:
+                    continue
+                data = read_slab(source, volume, slab)
+                if pool is None:
+                    for box in todo:
+                        write_one(box, data[(slice(None), *box.slices_within(slab))])
+                    continue
+                wait_all(in_flight)  # the slab before this one: at most two slabs in memory
+                in_flight = [
+                    pool.submit(write_one, box, data[(slice(None), *box.slices_within(slab))])
+                    for box in todo
+                ]
+            wait_all(in_flight)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
     stats.seconds = time.perf_counter() - started
     return stats
 

@@ -10,6 +10,8 @@ form back as the plain bytes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 __all__ = ["CorruptObjectError", "Store", "StoredObject"]
@@ -21,17 +23,23 @@ class CorruptObjectError(ValueError):
 
 @dataclass(frozen=True)
 class StoredObject:
-    """An object as listed: its size as stored and whether it is kept gzipped."""
+    """An object as listed: its size as stored and whether it is kept gzipped (None when the
+    listing cannot tell: object stores keep ``Content-Encoding`` with each object)."""
 
     size: int
-    gzipped: bool
+    gzipped: bool | None
 
 
 class Store(ABC):
-    """Bytes at keys. Implementations: :class:`~ngcodec.precomputed.store.local.LocalStore`."""
+    """Bytes at keys. Implementations: :class:`~ngcodec.precomputed.store.local.LocalStore`,
+    :class:`~ngcodec.precomputed.store.object_store.ObjectStore` (S3, GCS) and
+    :class:`~ngcodec.precomputed.store.http.HTTPStore` (read-only)."""
 
     location: str
     """Where the store is, as a user names it (a path or a URL), for messages."""
+
+    listable: bool = True
+    """Whether :meth:`list` works (a plain web server cannot list its files)."""
 
     @abstractmethod
     def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
@@ -67,6 +75,17 @@ class Store(ABC):
 
     def check_writable(self) -> None:  # noqa: B027 (most stores can always be written to)
         """Raise :class:`FileExistsError` if a dataset cannot be written here at all."""
+
+    @contextmanager
+    def batched_writes(self) -> Iterator[None]:
+        """A block in which :meth:`write` may return before the object is stored, so that many
+        writes are in flight at once; leaving the block waits for them all.
+
+        A failed write is raised by a later :meth:`write` in the block, or on leaving it; either
+        way, every object is stored whole or not at all. Stores whose writes are quick (the local
+        disk) write at once.
+        """
+        yield
 
     def discard_partial_writes(self, prefix: str = "") -> int:
         """Remove what killed writers left under ``prefix``; return how many objects.
