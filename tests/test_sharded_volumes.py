@@ -329,6 +329,25 @@ def test_the_volume_api_of_sharded_scales(tmp_path):
         unsharded.shards.shard_boxes()
 
 
+def test_the_legacy_index_and_data_pair_through_the_volume(tmp_path, capsys):
+    data = labels((1, 24, 24, 40))
+    nv.write_volume(data, tmp_path, chunk_size=8, sharded=True, shard_bytes=8 * 8**3 * 4)
+    volume = nv.PrecomputedVolume.open(tmp_path)
+    shard = volume.scale_path / "0.shard"
+    split = volume.sharding.shard_index_bytes
+    (volume.scale_path / "0.index").write_bytes(shard.read_bytes()[:split])
+    (volume.scale_path / "0.data").write_bytes(shard.read_bytes()[split:])
+    size = shard.stat().st_size
+    shard.unlink()
+    volume = nv.PrecomputedVolume.open(tmp_path)
+    assert volume.shards.stored_shards()["0.index/.data"].size == size
+    np.testing.assert_array_equal(volume.read(), data)
+    assert main(["verify", str(tmp_path), "--no-progress"]) == 0
+    assert main(["info", str(tmp_path), "--json"]) == 0
+    (scale,) = json.loads(capsys.readouterr().out.splitlines()[-1])["scales"]
+    assert scale["shards_present"] == scale["shards_expected"] and scale["chunks_missing"] == 0
+
+
 def test_a_chunk_costs_the_indexes_once_and_its_own_bytes(tmp_path):
     data = labels((1, 32, 32, 32))
     nv.write_volume(data, tmp_path, chunk_size=8, sharded=True, shard_bytes=64 * 8**3 * 4)
@@ -358,6 +377,35 @@ def test_local_store_ranges_are_clamped_to_the_file(tmp_path):
     assert store.read_range("a/b", 4, 1 << 62) == b"456789"
     assert store.read_range("a/b", 20, 1 << 62) == b""
     assert store.read_range("a/c", 0, 1) is None
+
+
+def test_sharded_volumes_in_a_bucket(s3_server, s3_bucket, capsys):
+    """On a real S3 server: written shard by shard, read with range requests, verified, and read
+    by tensorstore's s3 driver."""
+    from ngcodec.precomputed.store import open_store
+
+    data = labels((2, 30, 45, 70))
+    url = f"s3://{s3_bucket}/sharded"
+    store = open_store(url, endpoint_url=s3_server.endpoint)
+    options = {"encoding": "compressed_segmentation", "chunk_size": (32, 16, 8), "sharded": True,
+               "shard_bytes": 4 * 2 * 32 * 16 * 8 * 4}  # fmt: skip
+    stats = nv.write_volume(data, store, **options)
+    volume = nv.PrecomputedVolume.open(store)
+    assert len(volume.shards.shard_files()) == len(volume.shards.shard_boxes()) > 1
+    assert stats.chunks_written == volume.num_chunks
+    again = nv.write_volume(data, store, **options)
+    assert again.chunks_skipped == volume.num_chunks and again.chunks_written == 0
+    np.testing.assert_array_equal(volume.read(), data)
+    assert nv.verify_volume(store, data).ok
+    spec = {
+        "driver": "neuroglancer_precomputed",
+        "kvstore": {"driver": "s3", "bucket": s3_bucket, "path": "sharded/",
+                    "endpoint": s3_server.endpoint, "aws_region": "us-east-1"},
+    }  # fmt: skip
+    got = ts.open(spec, read=True).result().read().result()
+    np.testing.assert_array_equal(got.transpose(3, 2, 1, 0), data)
+    assert main(["info", url, "--endpoint-url", s3_server.endpoint]) == 0
+    assert "sharded: " in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------------
