@@ -57,7 +57,8 @@ def ngcodec_job(labels: np.ndarray, out: Path, pyramid: bool) -> None:
 
 
 def tensorstore_job(labels: np.ndarray, out: Path, scales: list[dict]) -> None:
-    """tensorstore's own way: write the base, then each scale from ``ts.downsample`` of the last."""
+    """tensorstore's own way: write the base, then each scale from ``ts.downsample`` of the last
+    (sharded where the scale says so)."""
     previous = None
     for index, scale in enumerate(scales):
         finer = scales[index - 1]
@@ -77,6 +78,7 @@ def tensorstore_job(labels: np.ndarray, out: Path, scales: list[dict]) -> None:
                     "chunk_size": scale["chunk_sizes"][0],
                     "encoding": "compressed_segmentation",
                     "compressed_segmentation_block_size": [8, 8, 8],
+                    **({"sharding": scale["sharding"]} if "sharding" in scale else {}),
                 },
                 "create": True,
             }

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorstore as ts
-from bench_pyramid import CHUNK, RESOLUTION, pinky40
+from bench_pyramid import CHUNK, RESOLUTION, pinky40, tensorstore_job
 from harness import DEFAULT_DATA, Row, interleaved, machine, table
 
 from ngcodec.precomputed.format import sharding as sh
@@ -48,31 +48,6 @@ def ngcodec_job(labels: np.ndarray, out: Path, sharded: bool, jobs: int) -> None
     )
 
 
-def tensorstore_job(labels: np.ndarray, out: Path, scale: dict) -> None:
-    """The same sharded scale, written by tensorstore's neuroglancer_precomputed driver."""
-    store = ts.open(
-        {
-            "driver": "neuroglancer_precomputed",
-            "kvstore": f"file://{out}",
-            "multiscale_metadata": {
-                "type": "segmentation",
-                "data_type": "uint32",
-                "num_channels": 1,
-            },
-            "scale_metadata": {
-                "size": scale["size"],
-                "resolution": scale["resolution"],
-                "chunk_size": scale["chunk_sizes"][0],
-                "encoding": "compressed_segmentation",
-                "compressed_segmentation_block_size": [8, 8, 8],
-                "sharding": scale["sharding"],
-            },
-            "create": True,
-        }
-    ).result()
-    store.write(labels.T[..., None]).result()
-
-
 def cloudvolume_job(labels: np.ndarray, out: Path, info: dict) -> None:
     """The same sharded scale, written by cloud-volume (a shard at a time)."""
     from cloudvolume import CloudVolume
@@ -82,19 +57,27 @@ def cloudvolume_job(labels: np.ndarray, out: Path, info: dict) -> None:
     volume[:, :, :] = labels.T[..., None]
 
 
-def rounds_of(jobs: dict[str, Callable[[Path], None]], rounds: int) -> dict[str, float]:
-    """Median wall seconds of each job, on a fresh output each time, the jobs taking turns."""
-    seconds: dict[str, list[float]] = {name: [] for name in jobs}
+def rounds_of(
+    jobs: dict[str, Callable[[Path], None]], rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall seconds and CPU seconds (all threads) of each job, on a fresh output each
+    time, the jobs taking turns."""
+    wall: dict[str, list[float]] = {name: [] for name in jobs}
+    cpu: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(rounds):
         for name, job in jobs.items():
             out = Path(tempfile.mkdtemp(prefix="bench-sharded-"))
             try:
-                started = time.perf_counter()
+                started, used = time.perf_counter(), time.process_time()
                 job(out)
-                seconds[name].append(time.perf_counter() - started)
+                wall[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - used)
             finally:
                 shutil.rmtree(out)
-    return {name: statistics.median(values) for name, values in seconds.items()}
+    return (
+        {name: statistics.median(values) for name, values in wall.items()},
+        {name: statistics.median(values) for name, values in cpu.items()},
+    )
 
 
 def file_count(root: Path) -> int:
@@ -109,7 +92,7 @@ def bench_convert(labels: np.ndarray, rounds: int, jobs: int) -> None:
         ngcodec_job(labels, plain, sharded=False, jobs=jobs)
         info = json.loads((ours / "info").read_text())
         scale = info["scales"][0]
-        peers["tensorstore"] = lambda out: tensorstore_job(labels, out, scale)
+        peers["tensorstore"] = lambda out: tensorstore_job(labels, out, [scale])
         try:
             import cloudvolume  # noqa: F401
 
@@ -146,14 +129,18 @@ def bench_convert(labels: np.ndarray, rounds: int, jobs: int) -> None:
         "ngcodec unsharded": lambda out: ngcodec_job(labels, out, sharded=False, jobs=jobs),
         **peers,
     }
-    seconds = rounds_of(jobs_by_name, rounds)
+    seconds, cpu = rounds_of(jobs_by_name, rounds)
     reference = seconds["ngcodec sharded"]
-    print("| conversion | seconds | MB/s | files | MB stored | ngcodec sharded faster by |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| conversion | seconds | MB/s | CPU seconds | files | MB stored | "
+        "ngcodec sharded faster by | ngcodec sharded CPU less by |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name, value in seconds.items():
         print(
-            f"| {name} | {value:.2f} | {labels.nbytes / 1e6 / value:,.0f} | {counts[name]} | "
-            f"{sizes[name] / 1e6:.1f} | {value / reference:.2f}x |"
+            f"| {name} | {value:.2f} | {labels.nbytes / 1e6 / value:,.0f} | {cpu[name]:.2f} | "
+            f"{counts[name]} | {sizes[name] / 1e6:.1f} | {value / reference:.2f}x | "
+            f"{cpu[name] / cpu['ngcodec sharded']:.2f}x |"
         )
     print()
     targets = [("unsharded", 1.0), ("tensorstore", 2.0), ("cloud-volume", 5.0)]

@@ -493,3 +493,13 @@ def test_convert_options(tmp_path, capsys):
     np.testing.assert_array_equal(
         tensorstore_read(out, 2), nv.read_volume(out, key=scales[2]["key"])
     )
+
+
+def test_transcode_refuses_sharded_scales(tmp_path):
+    from ngcodec.precomputed.pipeline.transcode import transcode_to_jxl
+
+    nv.write_volume(
+        image((1, 16, 16, 32)), tmp_path / "a", encoding="jpeg", chunk_size=8, sharded=True
+    )
+    with pytest.raises(ValueError, match=r"sharded scales cannot be transcoded yet: \['1_1_1'\]"):
+        transcode_to_jxl(tmp_path / "a", tmp_path / "b")
