@@ -268,6 +268,25 @@ def test_a_killed_sharded_conversion_leaves_no_partial_shard_and_resumes(tmp_pat
     assert again.chunks_written == 0 and again.chunks_skipped == 125
 
 
+def test_memory_while_writing_is_a_shard_not_the_volume(tmp_path):
+    import tracemalloc
+
+    data = np.random.default_rng(0).integers(0, 2**32, (1, 128, 128, 256), dtype=np.uint32)
+    chunk_bytes = 32**3 * 4
+    tracemalloc.start()
+    try:
+        nv.write_volume(data, tmp_path, chunk_size=32, gzip=False, jobs=1, sharded=True,
+                        shard_bytes=2 * chunk_bytes, max_slab_bytes=chunk_bytes)  # fmt: skip
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(list((tmp_path / "1_1_1").iterdir())) == 64
+    # A shard's chunks and its file (2 chunks each), two slabs (1 chunk each): about 6 chunks of
+    # the volume's 128.
+    assert peak < 8 * chunk_bytes
+    np.testing.assert_array_equal(nv.read_volume(tmp_path), data)
+
+
 def test_dask_writes_a_shard_per_task_and_resumes(tmp_path):
     da = pytest.importorskip("dask.array")
     dask = pytest.importorskip("dask")
