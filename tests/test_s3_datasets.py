@@ -49,6 +49,7 @@ def test_convert_info_verify_on_s3_urls(npy, s3_server, s3_bucket, capsys, tmp_p
             "compressed_segmentation",
             "--chunk-size",
             "16",
+            "--single-scale",
             *endpoint,
         ],
         capsys,
@@ -72,7 +73,8 @@ def test_convert_info_verify_on_s3_urls(npy, s3_server, s3_bucket, capsys, tmp_p
 def test_the_sample_goes_to_a_bucket(s3_server, s3_bucket, capsys, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
     code, out, _ = run(["convert", "--sample", f"s3://{s3_bucket}/sample/"], capsys)
-    assert code == 0 and f"s3://{s3_bucket}/sample/segmentation: 32 chunks written" in out
+    # 32 chunks, then 4 and 1 in the coarser scales
+    assert code == 0 and f"s3://{s3_bucket}/sample/segmentation: 37 chunks written" in out
     image = nv.PrecomputedVolume.open(f"s3://{s3_bucket}/sample/image")
     assert image.scale["encoding"] == "jpeg" and image.num_chunks == 32
 
@@ -208,7 +210,7 @@ def cluster_client(s3_server):
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         silence_logs=logging.ERROR,
     )
     with cluster, distributed.Client(cluster) as client:

@@ -257,7 +257,7 @@ def _convert_distributed(
         workers = args.jobs or job_count(None)
         with (
             LocalCluster(
-                n_workers=workers, threads_per_worker=1, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, dashboard_address="127.0.0.1:0"
             ) as cluster,
             Client(cluster),
         ):
