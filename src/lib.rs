@@ -6,6 +6,7 @@
 pub mod compressed_segmentation;
 pub mod element;
 pub mod error;
+pub mod gzip;
 pub mod raw;
 
 mod python;

@@ -1,4 +1,5 @@
-"""The Rust codecs behind ngcodec.chunk_encoding. Arrays are (C, Z, Y, X); sizes are (X, Y, Z)."""
+"""The Rust codecs behind ngcodec.chunk_encoding and the store's gzip. Arrays are (C, Z, Y, X);
+sizes are (X, Y, Z)."""
 
 import numpy as np
 from numpy.typing import NDArray
@@ -6,7 +7,10 @@ from numpy.typing import NDArray
 __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
+    "gzip_compress",
+    "gzip_decompress",
     "raw_encode",
+    "zlib_decompress",
 ]
 
 def raw_encode(chunk: NDArray[np.unsignedinteger], byteswapped: bool) -> bytes: ...
@@ -22,3 +26,6 @@ def compressed_segmentation_decode(
     block_size: tuple[int, int, int],
     label_bytes: int,
 ) -> NDArray[np.uint32] | NDArray[np.uint64]: ...
+def gzip_compress(data: bytes | NDArray[np.uint8], level: int) -> bytes: ...
+def gzip_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...
+def zlib_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...

@@ -30,6 +30,16 @@ pub(super) enum EncodedChunk<'py> {
     Array(PyReadonlyArray1<'py, u8>),
 }
 
+impl EncodedChunk<'_> {
+    /// The bytes, borrowed in place.
+    pub(super) fn as_bytes(&self) -> PyResult<&[u8]> {
+        Ok(match self {
+            EncodedChunk::Bytes(bytes) => bytes.as_bytes(),
+            EncodedChunk::Array(array) => array.as_slice()?,
+        })
+    }
+}
+
 #[derive(FromPyObject)]
 pub(super) enum LabelChunk<'py> {
     U32(PyReadonlyArray4<'py, u32>),
@@ -96,10 +106,7 @@ pub(super) fn compressed_segmentation_decode<'py>(
     block_size: Shape3,
     label_bytes: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let buf = match &buf {
-        EncodedChunk::Bytes(bytes) => bytes.as_bytes(),
-        EncodedChunk::Array(array) => array.as_slice()?,
-    };
+    let buf = buf.as_bytes()?;
     match label_bytes {
         4 => decode_labels::<u32>(py, buf, chunk_size, num_channels, block_size),
         8 => decode_labels::<u64>(py, buf, chunk_size, num_channels, block_size),

@@ -11,6 +11,7 @@ use crate::element::Element;
 use crate::error::Error;
 
 mod codecs;
+mod gzip;
 
 pyo3::import_exception!(ngcodec.chunk_encoding, InvalidFormatError);
 
@@ -52,4 +53,6 @@ mod _native {
     use super::codecs::{
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
     };
+    #[pymodule_export]
+    use super::gzip::{gzip_compress, gzip_decompress, zlib_decompress};
 }
