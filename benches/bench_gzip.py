@@ -11,10 +11,12 @@ The data are chunk files as a store holds them before gzip: compressed_segmentat
 pinky40 64³ chunks (Voronoi labels stand in without the test data or crackle-codec), raw uint8
 EM-like image chunks (`ngcodec.sample`: cells, membranes and noise) and raw uint64 labels (the
 pinky40 chunks again). The Rust side, `benches/gzip_peers` (built with cargo on first use), times
-libdeflate through `ngcodec::gzip` and zlib-rs through flate2 with one call a round; this process
-times Python's zlib and ngcodec's Python binding in the same rounds, so that drift of the machine
-hits them alike. Speeds are MB/s (10^6 bytes) of uncompressed bytes, compression and decompression
-alike, one thread, the median of the rounds; sizes are the totals of each kind's files.
+libdeflate through `ngcodec::gzip` and zlib-rs through flate2 with one call a round, inflating
+into one reused buffer (the inflaters' speed, not the allocator's); this process times Python's
+zlib and ngcodec's Python binding (a new bytes object a chunk, as a reader gets) in the same
+rounds, so that drift of the machine hits them alike. Speeds are MB/s (10^6 bytes) of
+uncompressed bytes, compression and decompression alike, one thread, the median of the rounds;
+sizes are the totals of each kind's files.
 """
 
 from __future__ import annotations

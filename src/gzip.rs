@@ -10,10 +10,12 @@
 //! bytes, with any of the optional header fields (FEXTRA, FNAME, FCOMMENT, and FHCRC, which is
 //! checked). Refused: reserved flag bits, methods other than deflate, members inflating to 4 GiB
 //! or more (their ISIZE wraps), and anything after the member: trailing bytes or a second member
-//! make the last eight bytes a wrong trailer. libdeflate does not say where the deflate data
-//! ends, so bytes between its end and the trailer go unnoticed when the last eight bytes happen to
-//! be the first member's trailer (`cat x.gz x.gz` reads as x). Every writer of chunk files
-//! (gzip, Python's gzip and zlib, libdeflate, tensorstore, cloud-files) writes one member.
+//! make the last eight bytes a wrong trailer. One leniency: libdeflate (as libdeflater wraps it)
+//! does not say where the deflate data ends, so bytes between its end and the trailer go
+//! unnoticed when the last eight bytes still match what it inflated to (`cat x.gz x.gz` reads as
+//! x, and an empty member, then junk, then eight zero bytes as empty). Finding the end would take
+//! a second inflation or a slower inflater. Every writer of chunk files (gzip, Python's gzip and
+//! zlib, libdeflate, cloud-files) writes one member.
 
 use std::cell::RefCell;
 
@@ -497,6 +499,18 @@ mod tests {
             longer.extend_from_slice(tail);
             message(decompress(&longer, 1000));
         }
+    }
+
+    #[test]
+    fn the_one_leniency_is_a_trailer_that_still_matches() {
+        // The module's documented leniency: libdeflate stops at the end of the deflate data.
+        let packed = compress(b"twice", 6).unwrap();
+        assert_eq!(
+            decompress(&[&packed[..], &packed].concat(), 100).unwrap(),
+            b"twice"
+        );
+        let empty = [&compress(b"", 6).unwrap()[..10], b"\x03\x00junk", &[0; 8]].concat();
+        assert_eq!(decompress(&empty, 100).unwrap(), b"");
     }
 
     #[test]
