@@ -15,11 +15,7 @@ pub(super) fn gzip_compress<'py>(
     data: EncodedChunk<'py>,
     level: i32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let data = data.as_bytes()?;
-    let compressed = py
-        .detach(|| gzip::compress(data, level))
-        .map_err(to_py_err)?;
-    Ok(PyBytes::new(py, &compressed))
+    bytes_from(py, &data, |data| gzip::compress(data, level))
 }
 
 /// Inflates one gzip member of at most `max_size` bytes, straight into the returned bytes.
@@ -44,9 +40,16 @@ pub(super) fn zlib_decompress<'py>(
     data: EncodedChunk<'py>,
     max_size: usize,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    bytes_from(py, &data, |data| gzip::decompress_zlib(data, max_size))
+}
+
+/// The output of `codec`, run over the borrowed bytes without the GIL, as `bytes`.
+fn bytes_from<'py>(
+    py: Python<'py>,
+    data: &EncodedChunk<'py>,
+    codec: impl FnOnce(&[u8]) -> crate::Result<Vec<u8>> + Send,
+) -> PyResult<Bound<'py, PyBytes>> {
     let data = data.as_bytes()?;
-    let inflated = py
-        .detach(|| gzip::decompress_zlib(data, max_size))
-        .map_err(to_py_err)?;
-    Ok(PyBytes::new(py, &inflated))
+    let out = py.detach(|| codec(data)).map_err(to_py_err)?;
+    Ok(PyBytes::new(py, &out))
 }
