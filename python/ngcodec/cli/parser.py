@@ -9,7 +9,7 @@ from typing import Any
 from ngcodec.chunk_encoding import add_argparse_options
 from ngcodec.cli.inputs import add_input_options
 from ngcodec.precomputed.format import ENCODINGS
-from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
+from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL, GZIP_LEVELS
 
 __all__ = ["build_parser"]
 
@@ -55,8 +55,8 @@ def _port(text: str) -> int:
 
 def _gzip_level(text: str) -> int:
     value = _positive_int(text)
-    if value > 9:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 9, got {text!r}")
+    if value > GZIP_LEVELS.stop - 1:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 12, got {text!r}")
     return value
 
 
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--gzip-level",
         type=_gzip_level,
         default=DEFAULT_GZIP_LEVEL,
-        metavar="1-9",
+        metavar="1-12",
         help=f"gzip level (default: {DEFAULT_GZIP_LEVEL})",
     )
     layout.add_argument(
