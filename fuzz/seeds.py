@@ -8,10 +8,12 @@ request header that fuzz_targets/common.rs reads (mode 0, x, y, z, block - 1, ch
     python fuzz/seeds.py            # NGCODEC_TESTDATA overrides the testdata folder
 """
 
+import gzip
 import hashlib
 import json
 import os
 import struct
+import zlib
 from pathlib import Path
 
 FUZZ = Path(__file__).resolve().parent
@@ -176,11 +178,29 @@ def shard_index_seeds() -> None:
     write("shard_index", shard_seed(1, 3, 60, {i: b"x" for i in range(0, 16, 3)}), "sparse")
 
 
+def gzip_seeds() -> None:
+    """Selector (bit 0: zlib), the output bound (u16), then a stream: real chunk files gzipped
+    as Python writes them, every optional header field, a zlib stream, and a small bomb."""
+    chunk = (TESTDATA / "partial_10x20x30_uint32_b888.cseg").read_bytes()
+    bound = struct.pack("<H", len(chunk))
+    write("gzip_decompress", b"\x00" + bound + gzip.compress(chunk, mtime=0), "python_gzip_cseg")
+    write("gzip_decompress", b"\x01" + bound + zlib.compress(chunk), "python_zlib_cseg")
+    body = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflate = body.compress(b"header fields" * 20) + body.flush()
+    header = b"\x1f\x8b\x08\x1e\0\0\0\0\0\x03" + b"\x03\0abc" + b"name\0" + b"comment\0"
+    header += struct.pack("<H", zlib.crc32(header) & 0xFFFF)
+    trailer = struct.pack("<II", zlib.crc32(b"header fields" * 20), 260)
+    write("gzip_decompress", b"\x00\x04\x01" + header + deflate + trailer, "every_header_field")
+    bomb = gzip.compress(bytes(1 << 20), mtime=0)
+    write("gzip_decompress", b"\x00\xff\xff" + bomb, "bomb_1MiB_zeros")
+
+
 if __name__ == "__main__":
     testdata_seeds()
     crafted_seeds()
     raw_seeds()
     round_trip_seeds()
     shard_index_seeds()
+    gzip_seeds()
     total = sum(p.stat().st_size for p in (FUZZ / "corpus").rglob("*") if p.is_file())
     print(f"seed corpus: {total} bytes")

@@ -7,6 +7,7 @@ pub mod compressed_segmentation;
 pub mod compresso;
 pub mod element;
 pub mod error;
+pub mod gzip;
 pub mod interleave;
 pub mod jpeg;
 pub mod raw;

@@ -1,4 +1,5 @@
-"""The Rust codecs behind ngcodec.chunk_encoding. Arrays are (C, Z, Y, X); sizes are (X, Y, Z)."""
+"""The Rust codecs behind ngcodec.chunk_encoding and the store's gzip. Arrays are (C, Z, Y, X);
+sizes are (X, Y, Z)."""
 
 import numpy as np
 from numpy.typing import NDArray
@@ -7,6 +8,8 @@ __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
     "compresso_decode",
+    "gzip_compress",
+    "gzip_decompress",
     "jpeg_decode",
     "jpeg_encode",
     "morton_decode",
@@ -20,6 +23,7 @@ __all__ = [
     "sharding_parse_minishard_index",
     "sharding_parse_shard_index",
     "sharding_write",
+    "zlib_decompress",
 ]
 
 # (preshift_bits, hash, minishard_bits, shard_bits)
@@ -70,3 +74,6 @@ def jpeg_decode(
 def compresso_decode(
     buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], label_bytes: int
 ) -> NDArray[np.unsignedinteger]: ...
+def gzip_compress(data: bytes | NDArray[np.uint8], level: int) -> bytes: ...
+def gzip_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...
+def zlib_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...

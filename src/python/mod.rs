@@ -11,6 +11,7 @@ use crate::element::Element;
 use crate::error::Error;
 
 mod codecs;
+mod gzip;
 mod images;
 mod sharding;
 
@@ -54,6 +55,8 @@ mod _native {
     use super::codecs::{
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
     };
+    #[pymodule_export]
+    use super::gzip::{gzip_compress, gzip_decompress, zlib_decompress};
     #[pymodule_export]
     use super::images::{compresso_decode, jpeg_decode, jpeg_encode};
     #[pymodule_export]

@@ -32,7 +32,7 @@ from ngcodec.precomputed.pipeline.arrays import (
     default_data_type,
 )
 from ngcodec.precomputed.store import Store
-from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
+from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL, GZIP_LEVELS
 from ngcodec.precomputed.volume import PrecomputedVolume
 
 __all__ = [
@@ -231,8 +231,8 @@ def create_dataset_for(
     """The dataset that an array of this dtype and (C, Z, Y, X) shape is written to, created with
     every option checked; ``layout`` holds the options of :func:`dataset_info`."""
     info = dataset_info(dtype, shape, **layout)
-    if not 1 <= gzip_level <= 9:
-        raise ValueError(f"gzip_level must be between 1 and 9, got {gzip_level}")
+    if gzip_level not in GZIP_LEVELS:
+        raise ValueError(f"gzip_level must be between 1 and 12, got {gzip_level}")
     return PrecomputedVolume.create(
         path, info, overwrite=overwrite, encoder_options=encoder_options
     )

@@ -7,11 +7,17 @@ the spec says gzip, and reports them as not standard.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 from ngcodec.chunk_encoding import InvalidFormatError
-from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL, gzip_compress
+from ngcodec.precomputed.store.compression import (
+    DEFAULT_GZIP_LEVEL,
+    MAX_DEFLATE_RATIO,
+    gzip_compress,
+    gzip_decompress,
+    is_gzip,
+    zlib_decompress,
+)
 
 __all__ = ["gunzip", "gzip"]
 
@@ -28,21 +34,9 @@ def gunzip(data: bytes, max_size: int | None = None) -> tuple[bytes, bool]:
     :raises InvalidFormatError: not gzip nor zlib, corrupt, cut short, followed by other bytes, or
         more than ``max_size`` bytes
     """
-    if data[:2] == b"\x1f\x8b":
-        wbits, standard = 16 + zlib.MAX_WBITS, True
-    elif len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0:
-        wbits, standard = zlib.MAX_WBITS, False
-    else:
-        raise InvalidFormatError(f"not a gzip stream (starts with {bytes(data[:2])!r})")
-    decompressor = zlib.decompressobj(wbits)
-    try:
-        out = decompressor.decompress(data, 0 if max_size is None else max_size + 1)
-    except zlib.error as error:
-        raise InvalidFormatError(f"bad gzip stream: {error}") from None
-    if max_size is not None and len(out) > max_size:
-        raise InvalidFormatError(f"the gzip stream inflates to more than {max_size} bytes")
-    if not decompressor.eof:
-        raise InvalidFormatError("the gzip stream is cut short")
-    if decompressor.unused_data:
-        raise InvalidFormatError(f"{len(decompressor.unused_data)} bytes follow the gzip stream")
-    return out, standard
+    if is_gzip(data):
+        return gzip_decompress(data, max_size), True
+    if len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0:
+        bound = MAX_DEFLATE_RATIO * len(data) if max_size is None else max_size
+        return zlib_decompress(data, bound), False
+    raise InvalidFormatError(f"not a gzip stream (starts with {bytes(data[:2])!r})")
