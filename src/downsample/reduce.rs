@@ -1,0 +1,362 @@
+//! How the voxels of one block become one voxel: `mean`, `min`, `max` and `mode`.
+//!
+//! A block is given as its rows along x (z outermost, then y, as they lie in the volume) and the
+//! block's range of x in them; a reducer visits its voxels in that order, z then y then x, which
+//! is the order tensorstore adds float values in for x-fastest volumes.
+//!
+//! Blocks two voxels wide over two or four rows, the factors (2, 2, 1) and (2, 2, 2), have fast
+//! paths: fixed-size code over whole rows, which the compiler vectorizes for integer means.
+
+use std::ops::Range;
+
+use super::voxel::Voxel;
+
+/// Turns blocks of voxels into voxels.
+pub(super) trait Reducer<T: Voxel> {
+    /// The voxel of the block made of `xs` in each of `rows`.
+    fn block(&mut self, rows: &[&[T]], xs: Range<usize>) -> T;
+
+    /// The voxels of blocks two voxels wide over `R` rows, each of `2 * out.len()` voxels.
+    fn pairs<const R: usize>(&mut self, rows: [&[T]; R], out: &mut [T]);
+
+    /// Fills `out` with the voxels of `out.len()` whole blocks of `factor` voxels along x, the
+    /// first starting at `x0`.
+    fn whole_blocks(&mut self, rows: &[&[T]], x0: usize, factor: usize, out: &mut [T]) {
+        let xs = x0..x0 + 2 * out.len();
+        match (rows, factor) {
+            (&[a, b], 2) => self.pairs([&a[xs.clone()], &b[xs]], out),
+            (&[a, b, c, d], 2) => {
+                self.pairs(
+                    [&a[xs.clone()], &b[xs.clone()], &c[xs.clone()], &d[xs]],
+                    out,
+                );
+            }
+            _ => {
+                for (i, voxel) in out.iter_mut().enumerate() {
+                    let start = x0 + i * factor;
+                    *voxel = self.block(rows, start..start + factor);
+                }
+            }
+        }
+    }
+}
+
+/// A reduction that folds the voxels of a block one by one: `mean`, `min` and `max`.
+pub(super) trait Fold<T: Voxel> {
+    /// The running value over a block of any size, folded in the block's order.
+    type Acc: Copy;
+    const START: Self::Acc;
+    fn add(acc: Self::Acc, value: T) -> Self::Acc;
+    fn finish(acc: Self::Acc, count: usize) -> T;
+
+    /// The running value over a block of at most 8 voxels, in a type narrow enough to vectorize.
+    type Small: Copy;
+    const SMALL_START: Self::Small;
+    fn small(value: T) -> Self::Small;
+    /// Combines two running values; for integers, in any order.
+    fn combine(a: Self::Small, b: Self::Small) -> Self::Small;
+    /// The voxel of a block of `1 << shift` voxels.
+    fn finish_small(acc: Self::Small, shift: u32) -> T;
+}
+
+/// The rounded mean (see [`Voxel`]).
+pub(super) struct Mean;
+
+/// The smallest value; NaN is skipped, as `std::min` does in tensorstore.
+pub(super) struct Min;
+
+/// The largest value; NaN is skipped.
+pub(super) struct Max;
+
+impl<T: Voxel> Fold<T> for Mean {
+    type Acc = T::Sum;
+    const START: T::Sum = T::ZERO_SUM;
+
+    #[inline(always)]
+    fn add(acc: T::Sum, value: T) -> T::Sum {
+        T::add(acc, value)
+    }
+
+    #[inline(always)]
+    fn finish(acc: T::Sum, count: usize) -> T {
+        T::mean(acc, count)
+    }
+
+    type Small = T::SmallSum;
+    const SMALL_START: T::SmallSum = T::ZERO_SMALL_SUM;
+
+    #[inline(always)]
+    fn small(value: T) -> T::SmallSum {
+        value.small()
+    }
+
+    #[inline(always)]
+    fn combine(a: T::SmallSum, b: T::SmallSum) -> T::SmallSum {
+        a + b
+    }
+
+    #[inline(always)]
+    fn finish_small(acc: T::SmallSum, shift: u32) -> T {
+        T::mean_pow2(acc, shift)
+    }
+}
+
+/// `min` and `max`: the running value is a voxel whatever the block's size.
+macro_rules! order_fold {
+    ($name:ident, $start:ident, |$acc:ident, $value:ident| $keep_value:expr) => {
+        impl<T: Voxel> Fold<T> for $name {
+            type Acc = T;
+            const START: T = T::$start;
+
+            #[inline(always)]
+            fn add($acc: T, $value: T) -> T {
+                if $keep_value {
+                    $value
+                } else {
+                    $acc
+                }
+            }
+
+            #[inline(always)]
+            fn finish(acc: T, _count: usize) -> T {
+                acc
+            }
+
+            type Small = T;
+            const SMALL_START: T = T::$start;
+
+            #[inline(always)]
+            fn small(value: T) -> T {
+                value
+            }
+
+            #[inline(always)]
+            fn combine(a: T, b: T) -> T {
+                <Self as Fold<T>>::add(a, b)
+            }
+
+            #[inline(always)]
+            fn finish_small(acc: T, _shift: u32) -> T {
+                acc
+            }
+        }
+    };
+}
+
+// `std::min(acc, value)` and `std::max(acc, value)`: ties and NaN keep the running value.
+order_fold!(Min, HIGHEST, |acc, value| value < acc);
+order_fold!(Max, LOWEST, |acc, value| acc < value);
+
+/// Folds `values` in order into `acc`.
+#[inline(always)]
+fn fold_all<T: Voxel, F: Fold<T>>(acc: F::Acc, values: &[T]) -> F::Acc {
+    values.iter().fold(acc, |acc, &value| F::add(acc, value))
+}
+
+/// Reduces blocks with a [`Fold`].
+pub(super) struct Folding<F>(pub(super) F);
+
+impl<T: Voxel, F: Fold<T>> Reducer<T> for Folding<F> {
+    fn block(&mut self, rows: &[&[T]], xs: Range<usize>) -> T {
+        let acc = rows
+            .iter()
+            .fold(F::START, |acc, row| fold_all::<T, F>(acc, &row[xs.clone()]));
+        F::finish(acc, rows.len() * xs.len())
+    }
+
+    fn pairs<const R: usize>(&mut self, rows: [&[T]; R], out: &mut [T]) {
+        let shift = (2 * R).trailing_zeros();
+        if T::INTEGER {
+            pairs_by_columns::<T, F, R>(rows, shift, out);
+        } else {
+            for (i, voxel) in out.iter_mut().enumerate() {
+                let acc = rows.iter().fold(F::SMALL_START, |acc, row| {
+                    let acc = F::combine(acc, F::small(row[2 * i]));
+                    F::combine(acc, F::small(row[2 * i + 1]))
+                });
+                *voxel = F::finish_small(acc, shift);
+            }
+        }
+    }
+}
+
+/// Blocks two voxels wide over `R` rows of integers, in two passes that vectorize: the rows
+/// combined voxel by voxel into a column, then the column's neighbours by pairs. Integer folds
+/// are exact, so the order does not matter.
+fn pairs_by_columns<T: Voxel, F: Fold<T>, const R: usize>(
+    rows: [&[T]; R],
+    shift: u32,
+    out: &mut [T],
+) {
+    // Output voxels per pass: a column this long stays in registers or L1.
+    const CHUNK: usize = 32;
+    for (k, out) in out.chunks_mut(CHUNK).enumerate() {
+        let xs = 2 * CHUNK * k..2 * CHUNK * k + 2 * out.len();
+        let mut column = [F::SMALL_START; 2 * CHUNK];
+        for (acc, &value) in column.iter_mut().zip(&rows[0][xs.clone()]) {
+            *acc = F::small(value);
+        }
+        for row in &rows[1..] {
+            for (acc, &value) in column.iter_mut().zip(&row[xs.clone()]) {
+                *acc = F::combine(*acc, F::small(value));
+            }
+        }
+        for (voxel, pair) in out.iter_mut().zip(column.chunks_exact(2)) {
+            *voxel = F::finish_small(F::combine(pair[0], pair[1]), shift);
+        }
+    }
+}
+
+/// The most frequent value of each block, ties to the lowest; with `ignore_zero`, the most
+/// frequent non-zero value unless the block is all 0.
+pub(super) struct Mode<T> {
+    ignore_zero: bool,
+    /// The values of the block being reduced, kept to save an allocation per block.
+    values: Vec<T>,
+}
+
+impl<T: Voxel> Mode<T> {
+    pub(super) fn new(ignore_zero: bool) -> Self {
+        Mode {
+            ignore_zero,
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<T: Voxel> Reducer<T> for Mode<T> {
+    fn block(&mut self, rows: &[&[T]], xs: Range<usize>) -> T {
+        self.values.clear();
+        for row in rows {
+            self.values.extend_from_slice(&row[xs.clone()]);
+        }
+        mode(&mut self.values, self.ignore_zero)
+    }
+
+    fn pairs<const R: usize>(&mut self, rows: [&[T]; R], out: &mut [T]) {
+        for (i, voxel) in out.iter_mut().enumerate() {
+            let pairs = rows.map(|row| [row[2 * i], row[2 * i + 1]]);
+            *voxel = mode_of_few(pairs.as_flattened(), self.ignore_zero);
+        }
+    }
+}
+
+/// The mode of a few values (up to 8) by counting each value's copies: no sort, no branch but
+/// the common case of a block inside one object.
+#[inline(always)]
+fn mode_of_few<T: Voxel>(values: &[T], ignore_zero: bool) -> T {
+    let first = values[0];
+    if values
+        .iter()
+        .fold(true, |same, &value| same & (value == first))
+    {
+        return first;
+    }
+    let zero = T::default();
+    let (mut best, mut best_count) = (zero, 0);
+    for &value in values {
+        let count = if ignore_zero && value == zero {
+            0
+        } else {
+            values
+                .iter()
+                .map(|&other| usize::from(other == value))
+                .sum()
+        };
+        if count > best_count || (count == best_count && value < best) {
+            (best, best_count) = (value, count);
+        }
+    }
+    best
+}
+
+/// The most frequent of `values`, ties to the lowest (the first longest run once sorted), leaving
+/// `values` in any order; with `ignore_zero`, of the non-zero values unless all are 0. Integers
+/// only: `partial_cmp` is total for them.
+fn mode<T: Voxel>(values: &mut [T], ignore_zero: bool) -> T {
+    let zero = T::default();
+    let values = if ignore_zero {
+        let non_zero = partition_non_zero(values, zero);
+        &mut values[..non_zero]
+    } else {
+        values
+    };
+    let Some(&first) = values.first() else {
+        return zero;
+    };
+    // Most blocks of a segmentation lie inside one object.
+    if values.iter().all(|&value| value == first) {
+        return first;
+    }
+    values.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let mut best = (values[0], 0);
+    let mut run = (values[0], 0);
+    for &value in values.iter() {
+        if value == run.0 {
+            run.1 += 1;
+        } else {
+            run = (value, 1);
+        }
+        if run.1 > best.1 {
+            best = run;
+        }
+    }
+    best.0
+}
+
+/// Moves the non-zero values to the front, returning how many there are.
+fn partition_non_zero<T: Voxel>(values: &mut [T], zero: T) -> usize {
+    let mut non_zero = 0;
+    for i in 0..values.len() {
+        if values[i] != zero {
+            values.swap(non_zero, i);
+            non_zero += 1;
+        }
+    }
+    non_zero
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both mode implementations on the same values.
+    fn modes<T: Voxel>(values: &[T], ignore_zero: bool) -> (T, T) {
+        let few = mode_of_few(values, ignore_zero);
+        (mode(&mut values.to_vec(), ignore_zero), few)
+    }
+
+    #[test]
+    fn mode_ties_go_to_the_lowest_value() {
+        assert_eq!(modes(&[3u32, 1, 3, 1], false), (1, 1));
+        assert_eq!(modes(&[5u64, 9, 9, 5, 7, 7], false), (5, 5));
+        assert_eq!(modes(&[4i8, -3, 4, -3, 0], false), (-3, -3));
+        assert_eq!(modes(&[2u8, 7, 7, 1, 1, 7], false), (7, 7));
+        assert_eq!(modes(&[6u16], false), (6, 6));
+        assert_eq!(modes(&[8u64, 8, 8, 8, 2, 2, 2, 2], false), (2, 2));
+    }
+
+    #[test]
+    fn zero_counts_unless_ignored() {
+        assert_eq!(modes(&[0u32, 0, 0, 5, 5, 6], false), (0, 0));
+        assert_eq!(modes(&[0u32, 0, 0, 5, 5, 6], true), (5, 5));
+        assert_eq!(modes(&[0u32, 0, 0, 6, 5], true), (5, 5));
+        assert_eq!(modes(&[0u64, 0, 0, 0], true), (0, 0));
+        assert_eq!(modes(&[0i32, -1, 0, 2], true), (-1, -1));
+    }
+
+    #[test]
+    fn folds_skip_nan_like_std_min_and_max() {
+        let values = [f32::NAN, 2.0, f32::NAN, -1.0];
+        let min = |values: &[f32]| fold_all::<f32, Min>(<Min as Fold<f32>>::START, values);
+        let max = |values: &[f32]| fold_all::<f32, Max>(<Max as Fold<f32>>::START, values);
+        assert_eq!((min(&values), max(&values)), (-1.0, 2.0));
+        assert_eq!(
+            (min(&[f32::NAN]), max(&[f32::NAN])),
+            (f32::INFINITY, f32::NEG_INFINITY)
+        );
+        // Ties keep the first value seen: 0 and -0 compare equal.
+        assert!(min(&[0.0, -0.0]).is_sign_positive());
+        assert!(max(&[-0.0, 0.0]).is_sign_negative());
+    }
+}
