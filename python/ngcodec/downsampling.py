@@ -72,6 +72,8 @@ def downsample(
         raise TypeError(f"method 'mode' needs integer labels, but array has dtype {dtype}")
     if not dtype.isnative:
         volume = volume.astype(dtype.newbyteorder("="))
+    elif not volume.flags.aligned:  # Rust reads values in place only where they are aligned
+        volume = volume.copy()
     out = _native.downsample(
         volume if volume.ndim == 4 else volume[np.newaxis],
         origin,

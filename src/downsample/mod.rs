@@ -7,6 +7,8 @@
 //! that exist. `stride` keeps the voxels at multiples of the factors, so it covers the blocks
 //! whose first voxel is in the array: `ceil(origin / f)` up to `floor((origin + size - 1) / f)`.
 //!
+//! An array that no block holds two voxels of is copied as it is, as tensorstore does.
+//!
 //! Arrays are (C, Z, Y, X) views of any memory layout; origins, sizes and factors are (X, Y, Z).
 
 mod reduce;
@@ -140,6 +142,12 @@ pub fn downsample_into<T: Voxel>(
         return Ok(());
     }
     let size = [x, y, z];
+    if (0..3).all(|axis| factors[axis] == 1 || size[axis] == 1) {
+        // No block holds two voxels: tensorstore returns the array as it is, so a lone NaN stays
+        // NaN for `min` and -0 stays -0 for `mean`.
+        out.assign(&input);
+        return Ok(());
+    }
     // Blocks along each axis, in the input's own coordinates.
     let blocks = |axis: usize| Blocks {
         first_len: factors[axis] - offset_in_block(origin[axis], factors[axis]),
@@ -306,6 +314,9 @@ mod tests {
         let (channels, z, y, x) = input.dim();
         let (out_origin, [ox, oy, oz]) =
             output_geometry(origin, [x, y, z], factors, method).unwrap();
+        if (0..3).all(|a| factors[a] == 1 || [x, y, z][a] == 1) {
+            return input.to_owned();
+        }
         let f = factors.map(|f| f as i64);
         let local = |axis: usize, global: i64, len: usize| {
             let i = global - origin[axis];
