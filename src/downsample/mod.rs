@@ -239,18 +239,22 @@ fn reduce_planes<T: Voxel, R: Reducer<T>>(
     reducer: &mut R,
     mut out: ArrayViewMut2<'_, T>,
 ) {
-    let mut rows: Vec<&[T]> =
-        Vec::with_capacity(planes.len_of(Axis(0)) * by.factor.min(planes.len_of(Axis(1))));
+    let (depth, height) = (planes.len_of(Axis(0)), planes.len_of(Axis(1)));
+    // Every row of the planes once, plane after plane: slicing a view costs more than a row's work.
+    let plane_rows: Vec<&[T]> = planes
+        .into_outer_iter()
+        .flat_map(|plane| plane.into_outer_iter())
+        .map(|row| match row.to_slice() {
+            Some(row) => row,
+            None => unreachable!("the caller passes rows contiguous along x"),
+        })
+        .collect();
+    let mut rows = Vec::with_capacity(depth * by.factor.min(height));
     let mut row_copy = Vec::new();
     for (oy, mut out_row) in out.outer_iter_mut().enumerate() {
         rows.clear();
-        for z in 0..planes.len_of(Axis(0)) {
-            for y in by.range(oy) {
-                match planes.slice(s![z, y, ..]).to_slice() {
-                    Some(row) => rows.push(row),
-                    None => unreachable!("the caller passes rows contiguous along x"),
-                }
-            }
+        for z in 0..depth {
+            rows.extend_from_slice(&plane_rows[z * height..][by.range(oy)]);
         }
         match out_row.as_slice_mut() {
             Some(out_row) => reduce_row(&rows, bx, reducer, out_row),

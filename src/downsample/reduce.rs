@@ -188,22 +188,38 @@ fn pairs_by_columns<T: Voxel, F: Fold<T>, const R: usize>(
     shift: u32,
     out: &mut [T],
 ) {
-    // Output voxels per pass: a column this long stays in registers or L1.
-    const CHUNK: usize = 32;
-    for (k, out) in out.chunks_mut(CHUNK).enumerate() {
-        let xs = 2 * CHUNK * k..2 * CHUNK * k + 2 * out.len();
-        let mut column = [F::SMALL_START; 2 * CHUNK];
-        for (acc, &value) in column.iter_mut().zip(&rows[0][xs.clone()]) {
-            *acc = F::small(value);
+    let mut chunks = out.chunks_exact_mut(COLUMN / 2);
+    for (k, out) in chunks.by_ref().enumerate() {
+        // Slices of a constant length: the compiler unrolls and vectorizes the passes.
+        let xs = k * COLUMN..(k + 1) * COLUMN;
+        pairs_of_column::<T, F, R>(rows.map(|row| &row[xs.clone()]), shift, out);
+    }
+    let tail = chunks.into_remainder();
+    let x0 = rows[0].len() - 2 * tail.len();
+    pairs_of_column::<T, F, R>(rows.map(|row| &row[x0..]), shift, tail);
+}
+
+/// Voxels per column: short enough to stay in registers or L1.
+const COLUMN: usize = 32;
+
+/// [`pairs_by_columns`] over rows of at most [`COLUMN`] voxels.
+#[inline(always)]
+fn pairs_of_column<T: Voxel, F: Fold<T>, const R: usize>(
+    rows: [&[T]; R],
+    shift: u32,
+    out: &mut [T],
+) {
+    let mut column = [F::SMALL_START; COLUMN];
+    for (acc, &value) in column.iter_mut().zip(rows[0]) {
+        *acc = F::small(value);
+    }
+    for row in &rows[1..] {
+        for (acc, &value) in column.iter_mut().zip(*row) {
+            *acc = F::combine(*acc, F::small(value));
         }
-        for row in &rows[1..] {
-            for (acc, &value) in column.iter_mut().zip(&row[xs.clone()]) {
-                *acc = F::combine(*acc, F::small(value));
-            }
-        }
-        for (voxel, pair) in out.iter_mut().zip(column.chunks_exact(2)) {
-            *voxel = F::finish_small(F::combine(pair[0], pair[1]), shift);
-        }
+    }
+    for (voxel, pair) in out.iter_mut().zip(column.chunks_exact(2)) {
+        *voxel = F::finish_small(F::combine(pair[0], pair[1]), shift);
     }
 }
 
@@ -234,28 +250,65 @@ impl<T: Voxel> Reducer<T> for Mode<T> {
     }
 
     fn pairs<const R: usize>(&mut self, rows: [&[T]; R], out: &mut [T]) {
-        for (i, voxel) in out.iter_mut().enumerate() {
-            let pairs = rows.map(|row| [row[2 * i], row[2 * i + 1]]);
-            *voxel = mode_of_few(pairs.as_flattened(), self.ignore_zero);
+        if self.ignore_zero {
+            mode_of_pairs::<T, R, true>(rows, out);
+        } else {
+            mode_of_pairs::<T, R, false>(rows, out);
         }
     }
 }
 
-/// The mode of a few values (up to 8) by counting each value's copies: no sort, no branch but
-/// the common case of a block inside one object.
-#[inline(always)]
-fn mode_of_few<T: Voxel>(values: &[T], ignore_zero: bool) -> T {
-    let first = values[0];
-    if values
-        .iter()
-        .fold(true, |same, &value| same & (value == first))
-    {
-        return first;
+fn mode_of_pairs<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
+    rows: [&[T]; R],
+    out: &mut [T],
+) {
+    for (i, voxel) in out.iter_mut().enumerate() {
+        let pairs = rows.map(|row| [row[2 * i], row[2 * i + 1]]);
+        *voxel = mode_of_few::<T, IGNORE_ZERO>(pairs.as_flattened());
     }
+}
+
+/// The mode of an even number of values (4 or 8: a block over 2 or 4 rows), decided without
+/// counting when either half is one label, as most blocks of a segmentation are: a label filling
+/// one half has at least as many copies as any other, and more unless the other half is all one
+/// other label. The remaining blocks are counted value by value.
+#[inline(always)]
+fn mode_of_few<T: Voxel, const IGNORE_ZERO: bool>(values: &[T]) -> T {
+    let zero = T::default();
+    let (low, high) = values.split_at(values.len() / 2);
+    let one_label = |half: &[T]| {
+        half.iter()
+            .fold(true, |same, &value| same & (value == half[0]))
+    };
+    let (a, b) = (low[0], high[0]);
+    match (one_label(low), one_label(high)) {
+        (true, true) if IGNORE_ZERO && (a == zero || b == zero) => {
+            if a == zero {
+                b
+            } else {
+                a
+            }
+        }
+        (true, true) => {
+            if b < a {
+                b
+            } else {
+                a
+            }
+        }
+        (true, false) if !(IGNORE_ZERO && a == zero) => a,
+        (false, true) if !(IGNORE_ZERO && b == zero) => b,
+        _ => counted_mode::<T, IGNORE_ZERO>(values),
+    }
+}
+
+/// The mode of a few values by counting each value's copies, ties to the lowest.
+#[inline(always)]
+fn counted_mode<T: Voxel, const IGNORE_ZERO: bool>(values: &[T]) -> T {
     let zero = T::default();
     let (mut best, mut best_count) = (zero, 0);
     for &value in values {
-        let count = if ignore_zero && value == zero {
+        let count = if IGNORE_ZERO && value == zero {
             0
         } else {
             values
@@ -320,29 +373,49 @@ fn partition_non_zero<T: Voxel>(values: &mut [T], zero: T) -> usize {
 mod tests {
     use super::*;
 
-    /// Both mode implementations on the same values.
-    fn modes<T: Voxel>(values: &[T], ignore_zero: bool) -> (T, T) {
-        let few = mode_of_few(values, ignore_zero);
-        (mode(&mut values.to_vec(), ignore_zero), few)
+    fn sorted_mode<T: Voxel>(values: &[T], ignore_zero: bool) -> T {
+        mode(&mut values.to_vec(), ignore_zero)
     }
 
     #[test]
     fn mode_ties_go_to_the_lowest_value() {
-        assert_eq!(modes(&[3u32, 1, 3, 1], false), (1, 1));
-        assert_eq!(modes(&[5u64, 9, 9, 5, 7, 7], false), (5, 5));
-        assert_eq!(modes(&[4i8, -3, 4, -3, 0], false), (-3, -3));
-        assert_eq!(modes(&[2u8, 7, 7, 1, 1, 7], false), (7, 7));
-        assert_eq!(modes(&[6u16], false), (6, 6));
-        assert_eq!(modes(&[8u64, 8, 8, 8, 2, 2, 2, 2], false), (2, 2));
+        assert_eq!(sorted_mode(&[3u32, 1, 3, 1], false), 1);
+        assert_eq!(sorted_mode(&[5u64, 9, 9, 5, 7, 7], false), 5);
+        assert_eq!(sorted_mode(&[4i8, -3, 4, -3, 0], false), -3);
+        assert_eq!(sorted_mode(&[2u8, 7, 7, 1, 1, 7], false), 7);
+        assert_eq!(sorted_mode(&[6u16], false), 6);
+        assert_eq!(sorted_mode(&[8u64, 8, 8, 8, 2, 2, 2, 2], false), 2);
     }
 
     #[test]
     fn zero_counts_unless_ignored() {
-        assert_eq!(modes(&[0u32, 0, 0, 5, 5, 6], false), (0, 0));
-        assert_eq!(modes(&[0u32, 0, 0, 5, 5, 6], true), (5, 5));
-        assert_eq!(modes(&[0u32, 0, 0, 6, 5], true), (5, 5));
-        assert_eq!(modes(&[0u64, 0, 0, 0], true), (0, 0));
-        assert_eq!(modes(&[0i32, -1, 0, 2], true), (-1, -1));
+        assert_eq!(sorted_mode(&[0u32, 0, 0, 5, 5, 6], false), 0);
+        assert_eq!(sorted_mode(&[0u32, 0, 0, 5, 5, 6], true), 5);
+        assert_eq!(sorted_mode(&[0u32, 0, 0, 6, 5], true), 5);
+        assert_eq!(sorted_mode(&[0u64, 0, 0, 0], true), 0);
+        assert_eq!(sorted_mode(&[0i32, -1, 0, 2], true), -1);
+    }
+
+    /// Every block of 4 or 8 values drawn from a few labels (0 among them, a negative one for
+    /// signed order): the shortcuts of `mode_of_few` agree with sorting and counting.
+    #[test]
+    fn few_values_agree_with_the_sorted_mode() {
+        let labels = [0i8, 3, -2];
+        for n in [4u32, 8] {
+            for code in 0..3usize.pow(n) {
+                let values: Vec<i8> = (0..n).map(|i| labels[code / 3usize.pow(i) % 3]).collect();
+                for (ignore_zero, few) in [
+                    (false, mode_of_few::<i8, false>(&values)),
+                    (true, mode_of_few::<i8, true>(&values)),
+                ] {
+                    assert_eq!(
+                        few,
+                        sorted_mode(&values, ignore_zero),
+                        "{values:?} {ignore_zero}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
