@@ -319,6 +319,9 @@ def test_mean_rounds_half_to_even_and_counts_the_voxels_present():
     # Exact for 64-bit values, where a float64 mean would round.
     big = np.array([[[2**63 + 1, 2**63 + 4]]], "uint64")
     assert ngcodec.downsample(big, (2, 1, 1))[0, 0, 0] == 2**63 + 2
+    # A partial block of one voxel at the top of the range: no overflow on the way.
+    top = np.array([[[2**64 - 1] * 3]], "uint64")
+    np.testing.assert_array_equal(ngcodec.downsample(top, (2, 1, 1)), [[[2**64 - 1] * 2]])
     low = np.array([[[-(2**63), -(2**63) + 3]]], "int64")
     assert ngcodec.downsample(low, (2, 1, 1))[0, 0, 0] == -(2**63) + 2  # -...+1.5 rounds to even
 

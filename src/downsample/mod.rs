@@ -14,9 +14,12 @@
 mod reduce;
 mod voxel;
 
-use ndarray::{s, Array4, ArrayView3, ArrayView4, ArrayViewMut2, ArrayViewMut4, Axis};
+use ndarray::{
+    s, Array4, ArrayView3, ArrayView4, ArrayViewMut2, ArrayViewMut3, ArrayViewMut4, Axis,
+};
 
 use crate::error::{invalid_argument, Result};
+use crate::raw;
 use reduce::{Folding, Max, Mean, Min, Mode, Reducer};
 pub use voxel::Voxel;
 
@@ -154,7 +157,17 @@ pub fn downsample_into<T: Voxel>(
         factor: factors[axis],
         len: size[axis],
     };
-    let [bx, by, bz] = [blocks(0), blocks(1), blocks(2)];
+    let blocks = [blocks(0), blocks(1), blocks(2)];
+    // Integer reductions are exact in any order, so an axis closer in memory than x can play x:
+    // its rows are then contiguous, with no copy. Floats keep x, for tensorstore's order.
+    let axes = if T::INTEGER {
+        rows_along_fastest(&input)
+    } else {
+        [0, 1, 2, 3]
+    };
+    let (input, mut out) = (input.permuted_axes(axes), out.permuted_axes(axes));
+    // The blocks of the array's axes 3, 2, 1 as permuted: (X, Y, Z) unless an axis moved.
+    let blocks = [3, 2, 1].map(|axis| blocks[3 - axes[axis]].clone());
     match method {
         Method::Stride => {
             // From the first voxel at a multiple of the factor, every factor-th; a step as long
@@ -165,17 +178,33 @@ pub fn downsample_into<T: Voxel>(
                 let step = factors[axis].min(size[axis]);
                 ndarray::Slice::new(first as isize, None, step as isize)
             };
-            let strided = input.slice(s![.., axis(2), axis(1), axis(0)]);
+            let strided = input.slice(s![
+                ..,
+                axis(3 - axes[1]),
+                axis(3 - axes[2]),
+                axis(3 - axes[3])
+            ]);
             out.assign(&strided);
         }
-        Method::Mean => reduce(input, [bx, by, bz], &mut Folding(Mean), out),
-        Method::Min => reduce(input, [bx, by, bz], &mut Folding(Min), out),
-        Method::Max => reduce(input, [bx, by, bz], &mut Folding(Max), out),
-        Method::Mode { ignore_zero } => {
-            reduce(input, [bx, by, bz], &mut Mode::new(ignore_zero), out)
-        }
+        Method::Mean => reduce(input, blocks, &mut Folding::<T, Mean>::new(), out),
+        Method::Min => reduce(input, blocks, &mut Folding::<T, Min>::new(), out),
+        Method::Max => reduce(input, blocks, &mut Folding::<T, Max>::new(), out),
+        Method::Mode { ignore_zero } => reduce(input, blocks, &mut Mode::new(ignore_zero), out),
     }
     Ok(())
+}
+
+/// The axes of `input` (C, Z, Y, X) in the order that puts last the spatial axis closest in
+/// memory (of more than one voxel), the others in their order.
+fn rows_along_fastest<T>(input: &ArrayView4<'_, T>) -> [usize; 4] {
+    let fastest = (1..4)
+        .filter(|&axis| input.len_of(Axis(axis)) > 1)
+        .min_by_key(|&axis| (input.stride_of(Axis(axis)).unsigned_abs(), 3 - axis));
+    match fastest {
+        Some(1) => [0, 2, 3, 1],
+        Some(2) => [0, 1, 3, 2],
+        _ => [0, 1, 2, 3],
+    }
 }
 
 /// Where `origin` lies within its block of `factor` voxels: `origin mod factor`, in 0..factor.
@@ -187,6 +216,7 @@ fn offset_in_block(origin: i64, factor: usize) -> usize {
 /// The blocks along one axis of the input: the first holds `first_len` voxels (fewer than
 /// `factor` when the array starts inside a block), the next ones `factor`, the last what is left
 /// of the `len` voxels.
+#[derive(Clone)]
 struct Blocks {
     first_len: usize,
     factor: usize,
@@ -217,17 +247,63 @@ fn reduce<T: Voxel, R: Reducer<T>>(
     reducer: &mut R,
     mut out: ArrayViewMut4<'_, T>,
 ) {
+    let rows_contiguous = input.stride_of(Axis(3)) == 1 || input.len_of(Axis(3)) <= 1;
+    let mut copy = Vec::new();
     for (channel, mut out_channel) in out.outer_iter_mut().enumerate() {
-        for (oz, out_plane) in out_channel.outer_iter_mut().enumerate() {
-            let planes = input.slice(s![channel, bz.range(oz), .., ..]);
-            if planes.stride_of(Axis(2)) == 1 || planes.len_of(Axis(2)) <= 1 {
+        let volume = input.index_axis(Axis(0), channel);
+        if rows_contiguous {
+            for (oz, out_plane) in out_channel.outer_iter_mut().enumerate() {
+                let planes = volume.slice(s![bz.range(oz), .., ..]);
                 reduce_planes(planes, &by, &bx, reducer, out_plane);
-            } else {
-                // Rows must be slices: copy the few planes of this block in C order.
-                let copy = planes.as_standard_layout();
-                reduce_planes(copy.view(), &by, &bx, reducer, out_plane);
+            }
+            continue;
+        }
+        // Rows must be slices: copy slabs of about COPIED_PLANES planes in C order, deep enough
+        // for long runs along an axis that is faster than x.
+        let depth = out_channel.len_of(Axis(0));
+        let per_slab = (COPIED_PLANES / bz.factor).max(1);
+        for first in (0..depth).step_by(per_slab) {
+            let last = (first + per_slab).min(depth);
+            let zs = bz.range(first).start..bz.range(last - 1).end;
+            let slab = in_c_order(volume.slice(s![zs.clone(), .., ..]), &mut copy);
+            for oz in first..last {
+                let planes = bz.range(oz);
+                let planes = slab.slice(s![planes.start - zs.start..planes.end - zs.start, .., ..]);
+                reduce_planes(
+                    planes,
+                    &by,
+                    &bx,
+                    reducer,
+                    out_channel.index_axis_mut(Axis(0), oz),
+                );
             }
         }
+    }
+}
+
+/// Input planes copied at once when rows are not contiguous.
+const COPIED_PLANES: usize = 64;
+
+/// `planes` copied into `buffer` in C order; through tiles, as the raw encoder does, when an
+/// axis lies closer in memory than x (a volume whose z or y is fastest would take a cache miss
+/// per voxel read in C order).
+fn in_c_order<'b, T: Voxel>(
+    planes: ArrayView3<'_, T>,
+    buffer: &'b mut Vec<T>,
+) -> ArrayView3<'b, T> {
+    buffer.clear();
+    buffer.resize(planes.len(), T::default());
+    let slab = planes.insert_axis(Axis(0));
+    match raw::faster_axis_than_x(&slab) {
+        Some(fast_axis) => raw::copy_tiled(slab, fast_axis, buffer),
+        None => match ArrayViewMut3::from_shape(planes.raw_dim(), &mut buffer[..]) {
+            Ok(mut copy) => copy.assign(&planes),
+            Err(_) => unreachable!("the buffer holds one value per voxel"),
+        },
+    }
+    match ArrayView3::from_shape(planes.raw_dim(), &buffer[..]) {
+        Ok(copy) => copy,
+        Err(_) => unreachable!("the buffer holds one value per voxel"),
     }
 }
 

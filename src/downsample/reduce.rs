@@ -19,8 +19,12 @@ pub(super) trait Reducer<T: Voxel> {
     /// The voxels of blocks two voxels wide over `R` rows, each of `2 * out.len()` voxels.
     fn pairs<const R: usize>(&mut self, rows: [&[T]; R], out: &mut [T]);
 
+    /// The voxels of `out.len()` whole blocks of `factor` voxels along x, the first starting at
+    /// `x0`, whatever the number of rows and the factor.
+    fn blocks(&mut self, rows: &[&[T]], x0: usize, factor: usize, out: &mut [T]);
+
     /// Fills `out` with the voxels of `out.len()` whole blocks of `factor` voxels along x, the
-    /// first starting at `x0`.
+    /// first starting at `x0`: blocks two voxels wide over two or four rows by `pairs`.
     fn whole_blocks(&mut self, rows: &[&[T]], x0: usize, factor: usize, out: &mut [T]) {
         let xs = x0..x0 + 2 * out.len();
         match (rows, factor) {
@@ -31,12 +35,7 @@ pub(super) trait Reducer<T: Voxel> {
                     out,
                 );
             }
-            _ => {
-                for (i, voxel) in out.iter_mut().enumerate() {
-                    let start = x0 + i * factor;
-                    *voxel = self.block(rows, start..start + factor);
-                }
-            }
+            _ => self.blocks(rows, x0, factor, out),
         }
     }
 }
@@ -47,6 +46,8 @@ pub(super) trait Fold<T: Voxel> {
     type Acc: Copy;
     const START: Self::Acc;
     fn add(acc: Self::Acc, value: T) -> Self::Acc;
+    /// Two running values as one; for integers, in any order.
+    fn merge(a: Self::Acc, b: Self::Acc) -> Self::Acc;
     fn finish(acc: Self::Acc, count: usize) -> T;
 
     /// The running value over a block of at most 8 voxels, in a type narrow enough to vectorize.
@@ -75,6 +76,11 @@ impl<T: Voxel> Fold<T> for Mean {
     #[inline(always)]
     fn add(acc: T::Sum, value: T) -> T::Sum {
         T::add(acc, value)
+    }
+
+    #[inline(always)]
+    fn merge(a: T::Sum, b: T::Sum) -> T::Sum {
+        a + b
     }
 
     #[inline(always)]
@@ -118,6 +124,11 @@ macro_rules! order_fold {
             }
 
             #[inline(always)]
+            fn merge(a: T, b: T) -> T {
+                <Self as Fold<T>>::add(a, b)
+            }
+
+            #[inline(always)]
             fn finish(acc: T, _count: usize) -> T {
                 acc
             }
@@ -154,14 +165,57 @@ fn fold_all<T: Voxel, F: Fold<T>>(acc: F::Acc, values: &[T]) -> F::Acc {
 }
 
 /// Reduces blocks with a [`Fold`].
-pub(super) struct Folding<F>(pub(super) F);
+pub(super) struct Folding<T: Voxel, F: Fold<T>> {
+    /// The running values of one output row, kept to save an allocation per row.
+    accs: Vec<F::Acc>,
+}
 
-impl<T: Voxel, F: Fold<T>> Reducer<T> for Folding<F> {
+impl<T: Voxel, F: Fold<T>> Folding<T, F> {
+    pub(super) fn new() -> Self {
+        Folding { accs: Vec::new() }
+    }
+}
+
+impl<T: Voxel, F: Fold<T>> Reducer<T> for Folding<T, F> {
     fn block(&mut self, rows: &[&[T]], xs: Range<usize>) -> T {
         let acc = rows
             .iter()
             .fold(F::START, |acc, row| fold_all::<T, F>(acc, &row[xs.clone()]));
         F::finish(acc, rows.len() * xs.len())
+    }
+
+    /// Row after row into running values along the whole rows, in loops that vectorize: one
+    /// per column (x) for integers, whose folds are exact in any order, then the columns of each
+    /// block; one per block for floats, which must see their voxels in z, y, x order.
+    fn blocks(&mut self, rows: &[&[T]], x0: usize, factor: usize, out: &mut [T]) {
+        let xs = x0..x0 + factor * out.len();
+        let count = rows.len() * factor;
+        self.accs.clear();
+        if T::INTEGER || factor == 1 {
+            self.accs.resize(xs.len(), F::START);
+            for row in rows {
+                for (acc, &value) in self.accs.iter_mut().zip(&row[xs.clone()]) {
+                    *acc = F::add(*acc, value);
+                }
+            }
+            for (voxel, block) in out.iter_mut().zip(self.accs.chunks_exact(factor)) {
+                let acc = block[1..]
+                    .iter()
+                    .fold(block[0], |acc, &column| F::merge(acc, column));
+                *voxel = F::finish(acc, count);
+            }
+        } else {
+            self.accs.resize(out.len(), F::START);
+            for row in rows {
+                let blocks = row[xs.clone()].chunks_exact(factor);
+                for (acc, block) in self.accs.iter_mut().zip(blocks) {
+                    *acc = fold_all::<T, F>(*acc, block);
+                }
+            }
+            for (voxel, &acc) in out.iter_mut().zip(&self.accs) {
+                *voxel = F::finish(acc, count);
+            }
+        }
     }
 
     fn pairs<const R: usize>(&mut self, rows: [&[T]; R], out: &mut [T]) {
@@ -256,6 +310,47 @@ impl<T: Voxel> Reducer<T> for Mode<T> {
             mode_of_pairs::<T, R, false>(rows, out);
         }
     }
+
+    fn blocks(&mut self, rows: &[&[T]], x0: usize, factor: usize, out: &mut [T]) {
+        if rows.len() * factor > FEW {
+            for (i, voxel) in out.iter_mut().enumerate() {
+                let start = x0 + i * factor;
+                *voxel = self.block(rows, start..start + factor);
+            }
+        } else if self.ignore_zero {
+            mode_of_small_blocks::<T, true>(rows, x0, factor, out);
+        } else {
+            mode_of_small_blocks::<T, false>(rows, x0, factor, out);
+        }
+    }
+}
+
+/// The most voxels a block may have to be reduced on the stack.
+const FEW: usize = 8;
+
+/// The modes of blocks of at most [`FEW`] voxels, gathered on the stack.
+fn mode_of_small_blocks<T: Voxel, const IGNORE_ZERO: bool>(
+    rows: &[&[T]],
+    x0: usize,
+    factor: usize,
+    out: &mut [T],
+) {
+    let mut values = [T::default(); FEW];
+    let volume = rows.len() * factor;
+    for (i, voxel) in out.iter_mut().enumerate() {
+        let start = x0 + i * factor;
+        for (r, row) in rows.iter().enumerate() {
+            for (j, &value) in row[start..start + factor].iter().enumerate() {
+                values[r * factor + j] = value;
+            }
+        }
+        let values = &values[..volume];
+        *voxel = if volume % 2 == 0 {
+            mode_of_few::<T, IGNORE_ZERO>(values)
+        } else {
+            counted_mode::<T, IGNORE_ZERO>(values)
+        };
+    }
 }
 
 fn mode_of_pairs<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
@@ -268,10 +363,10 @@ fn mode_of_pairs<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
     }
 }
 
-/// The mode of an even number of values (4 or 8: a block over 2 or 4 rows), decided without
-/// counting when either half is one label, as most blocks of a segmentation are: a label filling
-/// one half has at least as many copies as any other, and more unless the other half is all one
-/// other label. The remaining blocks are counted value by value.
+/// The mode of an even number of values (a few: the work grows as their square), decided
+/// without counting when either half is one label, as most blocks of a segmentation are: a label
+/// filling one half has at least as many copies as any other, and more unless the other half is
+/// all one other label. The remaining blocks are counted value by value.
 #[inline(always)]
 fn mode_of_few<T: Voxel, const IGNORE_ZERO: bool>(values: &[T]) -> T {
     let zero = T::default();

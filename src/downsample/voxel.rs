@@ -15,7 +15,7 @@ pub trait Voxel: Copy + PartialOrd + Default + Send + Sync + 'static {
     /// The starting point of `max`: the smallest value (minus infinity for floats).
     const LOWEST: Self;
     /// The running sum of `mean`.
-    type Sum: Copy;
+    type Sum: Copy + std::ops::Add<Output = Self::Sum>;
     /// The empty sum.
     const ZERO_SUM: Self::Sum;
     /// `sum` plus `value`.
@@ -48,9 +48,14 @@ macro_rules! shift_round_half_even {
 macro_rules! div_round_half_even {
     ($name:ident, $t:ty) => {
         fn $name(sum: $t, count: $t) -> $t {
-            let quotient = sum / count;
+            // Division is slow, and most blocks hold a power of two voxels: shift and mask.
+            let (quotient, remainder) = if count.is_power_of_two() {
+                (sum >> count.trailing_zeros(), sum & (count - 1))
+            } else {
+                (sum / count, sum % count)
+            };
             // The remainder is below `count`, so twice it cannot overflow.
-            let twice_remainder = (sum % count) * 2;
+            let twice_remainder = remainder * 2;
             let round_up =
                 twice_remainder > count || (twice_remainder == count && quotient & 1 == 1);
             quotient + <$t>::from(round_up)
