@@ -19,22 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ngcodec
+from ngcodec.chunk_encoding import NEUROGLANCER_DATA_TYPES
 from ngcodec.downsampling import METHODS, output_geometry
 
 ts = pytest.importorskip("tensorstore")
 
-DATA_TYPES = [
-    "uint8",
-    "int8",
-    "uint16",
-    "int16",
-    "uint32",
-    "int32",
-    "uint64",
-    "int64",
-    "float32",
-    "float64",
-]
+# The viewer's data types, and the wider ones the kernels also take.
+DATA_TYPES = [*NEUROGLANCER_DATA_TYPES, "int64", "float64"]
 FACTORS = [(2, 2, 2), (2, 2, 1), (3, 1, 2), (1, 1, 1), (1, 3, 2), (4, 4, 4), (20, 3, 16)]
 ORIGINS = [(0, 0, 0), (1, 3, 5), (-3, 7, -1), (5, -2, 3)]
 LAYOUTS = ["C", "Fortran", "strided", "negative strides", "big-endian"]

@@ -9,6 +9,10 @@
 //!
 //! An array that no block holds two voxels of is copied as it is, as tensorstore does.
 //!
+//! The kernels read rows along x in place when x is contiguous; for integers, whose reductions
+//! are exact in any order, whichever axis is contiguous plays x. Other layouts are copied, a
+//! slab of planes at a time, in C order.
+//!
 //! Arrays are (C, Z, Y, X) views of any memory layout; origins, sizes and factors are (X, Y, Z).
 
 mod reduce;

@@ -1,11 +1,14 @@
 //! How the voxels of one block become one voxel: `mean`, `min`, `max` and `mode`.
 //!
 //! A block is given as its rows along x (z outermost, then y, as they lie in the volume) and the
-//! block's range of x in them; a reducer visits its voxels in that order, z then y then x, which
-//! is the order tensorstore adds float values in for x-fastest volumes.
+//! block's range of x in them. Floats are folded in that order, z then y then x, the order
+//! tensorstore adds them in for x-fastest volumes. Integer folds are exact in any order, so their
+//! loops run the way that vectorizes: the rows combined column by column, then each block's
+//! columns.
 //!
 //! Blocks two voxels wide over two or four rows, the factors (2, 2, 1) and (2, 2, 2), have fast
-//! paths: fixed-size code over whole rows, which the compiler vectorizes for integer means.
+//! paths: integer folds in narrow columns of a constant length, and a mode decided by the halves
+//! of the block before any counting.
 
 use std::ops::Range;
 

@@ -75,8 +75,35 @@ fn div_round_wide(sum: u128, count: usize) -> u128 {
     }
 }
 
-macro_rules! unsigned_voxel {
-    ($($t:ty => $sum:ty, $small:ty, $div:expr);*) => {$(
+fn mean_u64(sum: u64, count: usize) -> u64 {
+    div_round_u64(sum, count as u64)
+}
+
+fn mean_u128(sum: u128, count: usize) -> u128 {
+    div_round_wide(sum, count)
+}
+
+// Rounding half to even is symmetric about 0: signed means round the magnitude.
+fn mean_i64(sum: i64, count: usize) -> i64 {
+    let magnitude = mean_u64(sum.unsigned_abs(), count) as i64;
+    if sum < 0 {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    }
+}
+
+fn mean_i128(sum: i128, count: usize) -> i128 {
+    let magnitude = mean_u128(sum.unsigned_abs(), count) as i128;
+    if sum < 0 {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    }
+}
+
+macro_rules! integer_voxel {
+    ($($t:ty => $sum:ty, $small:ty, $mean:ident);*) => {$(
         impl Voxel for $t {
             const INTEGER: bool = true;
             const HIGHEST: Self = <$t>::MAX;
@@ -92,7 +119,7 @@ macro_rules! unsigned_voxel {
             #[inline(always)]
             fn mean(sum: $sum, count: usize) -> Self {
                 // The mean lies between the smallest and largest value, so it fits.
-                $div(sum, count) as $t
+                $mean(sum, count) as $t
             }
 
             type SmallSum = $small;
@@ -111,59 +138,15 @@ macro_rules! unsigned_voxel {
     )*};
 }
 
-unsigned_voxel!(
-    u8 => u64, u16, |sum, count| div_round_u64(sum, count as u64);
-    u16 => u64, u32, |sum, count| div_round_u64(sum, count as u64);
-    u32 => u64, u64, |sum, count| div_round_u64(sum, count as u64);
-    u64 => u128, u128, div_round_wide
-);
-
-macro_rules! signed_voxel {
-    ($($t:ty => $sum:ty, $small:ty, $div:expr);*) => {$(
-        impl Voxel for $t {
-            const INTEGER: bool = true;
-            const HIGHEST: Self = <$t>::MAX;
-            const LOWEST: Self = <$t>::MIN;
-            type Sum = $sum;
-            const ZERO_SUM: $sum = 0;
-
-            #[inline(always)]
-            fn add(sum: $sum, value: Self) -> $sum {
-                sum + <$sum>::from(value)
-            }
-
-            #[inline(always)]
-            fn mean(sum: $sum, count: usize) -> Self {
-                // Rounding half to even is symmetric about 0: round the magnitude.
-                let magnitude = $div(sum.unsigned_abs(), count) as $t;
-                if sum < 0 {
-                    magnitude.wrapping_neg()
-                } else {
-                    magnitude
-                }
-            }
-
-            type SmallSum = $small;
-            const ZERO_SMALL_SUM: $small = 0;
-
-            #[inline(always)]
-            fn small(self) -> $small {
-                <$small>::from(self)
-            }
-
-            #[inline(always)]
-            fn mean_pow2(sum: $small, shift: u32) -> Self {
-                shift_round_half_even!(sum, shift) as $t
-            }
-        }
-    )*};
-}
-
-signed_voxel!(
-    i8 => i64, i16, |sum, count| div_round_u64(sum, count as u64);
-    i16 => i64, i32, |sum, count| div_round_u64(sum, count as u64);
-    i32 => i64, i64, |sum, count| div_round_u64(sum, count as u64);
-    i64 => i128, i128, div_round_wide
+integer_voxel!(
+    u8 => u64, u16, mean_u64;
+    u16 => u64, u32, mean_u64;
+    u32 => u64, u64, mean_u64;
+    u64 => u128, u128, mean_u128;
+    i8 => i64, i16, mean_i64;
+    i16 => i64, i32, mean_i64;
+    i32 => i64, i64, mean_i64;
+    i64 => i128, i128, mean_i128
 );
 
 macro_rules! float_voxel {
