@@ -5,6 +5,7 @@
 
 pub mod compressed_segmentation;
 pub mod compresso;
+pub mod downsample;
 pub mod element;
 pub mod error;
 pub mod gzip;

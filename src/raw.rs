@@ -84,7 +84,7 @@ const TILE: usize = 32;
 /// The axis to copy `chunk` along in tiles, if one is closer packed in memory than x (Fortran
 /// order, transposed views) and x so far apart that rows along x would read one cache line per
 /// value.
-fn faster_axis_than_x<T>(chunk: &ArrayView4<'_, T>) -> Option<usize> {
+pub(crate) fn faster_axis_than_x<T>(chunk: &ArrayView4<'_, T>) -> Option<usize> {
     let step = |axis: usize| chunk.stride_of(Axis(axis)).unsigned_abs();
     // Few channels are often the closest packed; an axis a tile long makes longer reads.
     let fast_axis = (0..3)
@@ -98,7 +98,11 @@ fn faster_axis_than_x<T>(chunk: &ArrayView4<'_, T>) -> Option<usize> {
 /// Copies `chunk` into `out` in C order, a tile of `fast_axis` × x at a time: each tile is read
 /// down `fast_axis`, the way its values lie in memory, into a buffer whose rows are then copied
 /// out whole along x.
-fn copy_tiled<T: Element>(chunk: ArrayView4<'_, T>, fast_axis: usize, out: &mut [T]) {
+pub(crate) fn copy_tiled<T: Copy + Default>(
+    chunk: ArrayView4<'_, T>,
+    fast_axis: usize,
+    out: &mut [T],
+) {
     let dims = [
         chunk.len_of(Axis(0)),
         chunk.len_of(Axis(1)),

@@ -8,6 +8,8 @@ __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
     "compresso_decode",
+    "downsample",
+    "downsample_geometry",
     "gzip_compress",
     "gzip_decompress",
     "jpeg_decode",
@@ -74,6 +76,19 @@ def jpeg_decode(
 def compresso_decode(
     buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], label_bytes: int
 ) -> NDArray[np.unsignedinteger]: ...
+def downsample(
+    volume: NDArray[np.integer] | NDArray[np.floating],
+    origin: tuple[int, int, int],
+    factors: tuple[int, int, int],
+    method: str,
+    ignore_zero: bool,
+) -> NDArray[np.integer] | NDArray[np.floating]: ...
+def downsample_geometry(
+    origin: tuple[int, int, int],
+    size: tuple[int, int, int],
+    factors: tuple[int, int, int],
+    method: str,
+) -> tuple[tuple[int, int, int], tuple[int, int, int]]: ...
 def gzip_compress(data: bytes | NDArray[np.uint8], level: int) -> bytes: ...
 def gzip_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...
 def zlib_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...

@@ -7,10 +7,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-use crate::element::Element;
 use crate::error::Error;
 
 mod codecs;
+mod downsample;
 mod gzip;
 mod images;
 mod sharding;
@@ -28,13 +28,13 @@ fn to_py_err(error: Error) -> PyErr {
 /// `ValueError` when its size overflows, `MemoryError` from NumPy when it cannot be allocated
 /// (`PyArray4::zeros` would panic instead, for a header that passes its check but asks for a huge
 /// chunk). Not zeroed: the decoder writes every voxel, and the array is dropped if it fails.
-fn empty<'py, T: Element + numpy::Element>(
+fn empty<'py, T: numpy::Element>(
     py: Python<'py>,
     shape: [usize; 4],
 ) -> PyResult<Bound<'py, PyArray4<T>>> {
     let bytes = shape
         .iter()
-        .try_fold(T::SIZE, |bytes, &axis| bytes.checked_mul(axis))
+        .try_fold(size_of::<T>(), |bytes, &axis| bytes.checked_mul(axis))
         .filter(|&bytes| isize::try_from(bytes).is_ok());
     if bytes.is_none() {
         return Err(PyValueError::new_err(format!(
@@ -55,6 +55,8 @@ mod _native {
     use super::codecs::{
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
     };
+    #[pymodule_export]
+    use super::downsample::{downsample, downsample_geometry};
     #[pymodule_export]
     use super::gzip::{gzip_compress, gzip_decompress, zlib_decompress};
     #[pymodule_export]
