@@ -118,9 +118,26 @@ class DownsampledArray:
         ]
         if hasattr(block, "compute"):  # a dask array: computed here, inside the task reading it
             block = block.compute(scheduler="synchronous")
-        block = cast_block(np.asarray(block), self.dtype, f"{self!r}")
-        out = downsample(block, self.factors, self.method, origin=lo, ignore_zero=self.ignore_zero)
-        return out[c0:c1]
+        block = cast_block(np.asarray(block), self.dtype, f"{self!r}")[c0:c1]
+        if self.method == "stride":
+            z, y, x = (
+                _first_voxels(
+                    self.voxel_offset[axis] + starts[axis],
+                    self.voxel_offset[axis] + stops[axis],
+                    self.factors[axis],
+                    lo[axis],
+                )
+                for axis in (2, 1, 0)
+            )
+            return block[:, z[:, None, None], y[None, :, None], x[None, None, :]]
+        return downsample(block, self.factors, self.method, origin=lo, ignore_zero=self.ignore_zero)
+
+
+def _first_voxels(start: int, stop: int, factor: int, low: int) -> np.ndarray:
+    """Where the first voxel of each block ``start..stop`` lies in source voxels from ``low``: in a
+    block cut by the volume's lower edge, its first voxel there (tensorstore's stride leaves such a
+    block out, but a scale must cover the volume)."""
+    return np.maximum(np.arange(start, stop) * factor, low) - low
 
 
 @dataclass(frozen=True)
