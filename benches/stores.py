@@ -176,7 +176,7 @@ def spin_rate(work) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the test data (tests/data)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the test data folder")
     parser.add_argument("--repeats", type=int, default=3, help="conversions of each kind")
     args = parser.parse_args()
     os.environ.update(CREDENTIALS)

@@ -1,6 +1,7 @@
 """Shared fixtures: the real data and golden encodings of tests/data (see its README)."""
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np

@@ -4,7 +4,8 @@ The extension declares that it needs no GIL (``gil_used = false``). What threads
 these tests hammer: the extension's lazily filled statics (the ``numpy.empty`` lookup and the
 imported ``InvalidFormatError`` type), each first touched by many threads at once in a fresh
 interpreter; and the dataset writer's and verifier's counters, updated from their thread pools,
-which must add up exactly as in a serial run; and a dataset that two writers work on at once.
+which must add up exactly as in a serial run; a dataset that two writers work on at once; and the
+shard reader's cache of parsed indexes, shared by the threads that read one sharded scale.
 Under the GIL they pass as well; the release workflow runs them on 3.14t with ``PYTHON_GIL=0``.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 
 import ngcodec.volume as nv
+from ngcodec.precomputed.format import sharding as sh
 
 THREADS = 16
 
@@ -190,3 +192,68 @@ def test_threads_reading_one_volume_get_the_same_arrays(tmp_path):
     for box, array in zip(boxes * 4, arrays, strict=True):
         (x0, y0, z0), (x1, y1, z1) = box.start, box.stop
         np.testing.assert_array_equal(array[0], data[z0:z1, y0:y1, x0:x1])
+
+
+# 8 shards of 2 minishards: chunk id -> minishard id & 1, shard (id >> 1) & 7.
+SHARDING = sh.ShardingSpec(0, "identity", 1, 3, "gzip", "gzip")
+
+
+def sharded_scale(chunks: int) -> dict[str, bytes]:
+    """The shard files of chunks 0..chunks-1, chunk i holding i's bytes a few times over."""
+    shard_of, _ = SHARDING.locate(np.arange(chunks, dtype=np.uint64))
+    shards: dict[int, dict[int, bytes]] = {}
+    for chunk_id, shard in enumerate(shard_of.tolist()):
+        shards.setdefault(shard, {})[chunk_id] = chunk_bytes(chunk_id)
+    return {
+        sh.shard_key(SHARDING, shard): sh.encode_shard(SHARDING, chunks_of_shard)
+        for shard, chunks_of_shard in shards.items()
+    }
+
+
+def chunk_bytes(chunk_id: int) -> bytes:
+    return chunk_id.to_bytes(4, "little") * (1 + chunk_id % 7)
+
+
+def reading(files: dict[str, bytes]) -> sh.ReadRange:
+    def read_range(key: str, start: int, stop: int) -> bytes | None:
+        return files[key][start:stop] if key in files else None
+
+    return read_range
+
+
+def test_threads_sharing_a_shard_reader_read_every_chunk_right():
+    files = sharded_scale(256)
+    reader = sh.ShardReader(SHARDING, reading(files))
+    start = threading.Barrier(THREADS)
+
+    def read_all(seed: int) -> list[int]:
+        order = list(range(300))  # 44 ids past the last chunk: absent
+        np.random.default_rng(seed).shuffle(order)
+        start.wait()
+        return [i for i in order if reader.read_chunk(i) != (chunk_bytes(i) if i < 256 else None)]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        wrong = [i for ids in pool.map(read_all, range(THREADS)) for i in ids]
+    assert not wrong
+
+
+class EvictedAfterLookup(sh.LruCache):
+    """A cache whose entry goes the moment a membership test finds it: the interleaving in which
+    another thread's insertion evicts it between a reader's ``key in cache`` and ``cache[key]``."""
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        if found:
+            del self[key]
+        return found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KeyError,
+    reason="ShardReader._open tests `key in cache` and then reads cache[key], two steps",
+)
+def test_a_shard_evicted_between_lookup_and_read_is_read_again():
+    reader = sh.ShardReader(SHARDING, reading(sharded_scale(16)), cache=EvictedAfterLookup())
+    assert reader.read_chunk(0) == chunk_bytes(0)  # shard 0 and its minishard 0 cached
+    assert reader.read_chunk(1) == chunk_bytes(1)  # shard 0 again, for its minishard 1
