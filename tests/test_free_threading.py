@@ -3,10 +3,11 @@
 The extension declares that it needs no GIL (``gil_used = false``). What threads share is what
 these tests hammer: the extension's lazily filled statics (the ``numpy.empty`` lookup and the
 imported ``InvalidFormatError`` type), each first touched by many threads at once in a fresh
-interpreter; and the dataset writer's and verifier's counters, updated from their thread pools,
-which must add up exactly as in a serial run; a dataset that two writers work on at once; and the
-shard reader's cache of parsed indexes, shared by the threads that read one sharded scale.
-Under the GIL they pass as well; the release workflow runs them on 3.14t with ``PYTHON_GIL=0``.
+interpreter; the gzip compressors that each thread keeps per level; the dataset writer's and
+verifier's counters, updated from their thread pools, which must add up exactly as in a serial
+run; a dataset that two writers work on at once; and the shard reader's cache of parsed indexes,
+shared by the threads that read one sharded scale. Under the GIL they pass as well; the release
+workflow runs them on 3.14t with ``PYTHON_GIL=0``.
 """
 
 import os
@@ -22,6 +23,7 @@ import pytest
 
 import ngcodec.volume as nv
 from ngcodec.precomputed.format import sharding as sh
+from ngcodec.precomputed.store import compression
 
 THREADS = 16
 
@@ -75,6 +77,31 @@ def test_first_native_calls_from_many_threads_at_once():
         )
         assert run.returncode == 0, run.stderr
         assert run.stdout.split() == ["ok", str(THREADS)]
+
+
+def test_gzip_from_many_threads_at_every_level_matches_a_serial_run():
+    # Each thread makes and keeps its own compressor per level: threads and levels interleave.
+    rng = np.random.default_rng(3)
+    data = [
+        rng.integers(0, 1 + 40 * i, 20_000 + 999 * i, dtype=np.uint8).tobytes() for i in range(6)
+    ]
+    cases = [(d, level) for d in data for level in range(1, 13)]
+    serial = [compression.gzip_compress(d, level) for d, level in cases]
+    start = threading.Barrier(THREADS)
+
+    def compress_all(seed: int) -> list[int]:
+        order = list(range(len(cases)))
+        np.random.default_rng(seed).shuffle(order)
+        start.wait()
+        return [
+            i
+            for i in order
+            if compression.gzip_compress(*cases[i]) != serial[i]
+            or compression.gzip_decompress(serial[i], len(cases[i][0])) != cases[i][0]
+        ]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        assert not [i for wrong in pool.map(compress_all, range(THREADS)) for i in wrong]
 
 
 def labels(shape_zyx: tuple[int, int, int]) -> np.ndarray:

@@ -49,7 +49,7 @@ fn empty<'py, T: Element + numpy::Element>(
 }
 
 /// Fast codecs for Neuroglancer precomputed chunks, and the sharded format's core.
-// No GIL needed: nothing mutable is shared; the only statics are thread-safe PyOnceLocks.
+// No GIL needed: nothing mutable is shared (PyOnceLock statics, gzip compressors per thread).
 #[pymodule(gil_used = false)]
 mod _native {
     /// The crate's version, which is also the Python package's (pyproject takes it from Cargo).
