@@ -4,7 +4,7 @@ Run from the repository root (not part of the test suite):
 
     python benches/bench.py            # full run, a few minutes on 2 cores
     python benches/bench.py --quick    # smaller samples, under a minute
-    python benches/bench.py --data DIR # test data elsewhere than ../shared/testdata
+    python benches/bench.py --data DIR # test data elsewhere than tests/data
 
 Everything runs in one process and the implementations are interleaved within each round, so that
 drift of the machine (frequency, other load) hits them alike; each figure is the median of the

@@ -1,6 +1,6 @@
 """Image and compresso encodings side by side: ngcodec against Pillow, simplejpeg, imagecodecs, the
 compresso package and cloud-volume, in one run, on EM-like 64³ chunks built from the pinky40
-labels of the shared test data. Needs ``pip install -e '.[bench]'``.
+labels of the test data (tests/data). Needs ``pip install -e '.[bench]'``.
 
 Each row is one writer's file: encode and decode MB/s (of voxels), file size, PSNR. Decoding is
 each library reading its own file into an array; ngcodec's into (C, Z, Y, X).
@@ -22,7 +22,7 @@ import PIL.Image
 import ngcodec.chunk_encoding as ce
 from ngcodec.jxl_codec import transcode_jpeg
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def seconds(run: Callable[[], object], budget: float) -> float:

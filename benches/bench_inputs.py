@@ -118,7 +118,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=512, help="edge of the cube (default 512)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared test data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the test data folder")
     parser.add_argument("--formats", help="comma-separated writer names (default: all)")
     parser.add_argument("--jobs", type=int, default=None, help="encoding threads for convert")
     parser.add_argument("--workdir", type=Path, help="where to write the inputs (default: /tmp)")

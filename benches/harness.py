@@ -15,7 +15,7 @@ import numpy as np
 import PIL
 
 MB = 1e6
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 @dataclass

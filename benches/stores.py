@@ -1,6 +1,6 @@
 """Converting to an S3 bucket against converting to the local disk, in one run.
 
-The input is the 512³ uint32 pinky40 volume of the shared test data (decoded with crackle-codec),
+The input is the 512³ uint32 pinky40 volume of the test data (decoded with crackle-codec),
 written as compressed_segmentation (64³ chunks, gzip level 6) with 1 and 2 jobs, to a local
 directory and to a bucket of moto's S3 server on 127.0.0.1 (in its own process, as in the tests),
 the two taking turns, medians of the repeats. Then the libraries behind the S3 store side by
@@ -176,7 +176,7 @@ def spin_rate(work) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared test data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the test data folder")
     parser.add_argument("--repeats", type=int, default=3, help="conversions of each kind")
     args = parser.parse_args()
     os.environ.update(CREDENTIALS)

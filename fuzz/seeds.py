@@ -1,23 +1,22 @@
 """Writes the committed seed corpus of the fuzz targets into fuzz/corpus/<target>/.
 
-The seeds are the real files of ../shared/testdata (the golden .cseg chunks, the tensorstore
+The seeds are the real files of tests/data (the golden .cseg chunks, the tensorstore
 edge chunks, the hand-computed vectors), a few crafted files that each break one structural rule,
 and small raw and round-trip inputs. Each compressed_segmentation seed starts with the 8-byte
 request header that fuzz_targets/common.rs reads (mode 0, x, y, z, block - 1, channels - 1).
 
-    python fuzz/seeds.py            # NGCODEC_TESTDATA overrides the testdata folder
+    python fuzz/seeds.py
 """
 
 import gzip
 import hashlib
 import json
-import os
 import struct
 import zlib
 from pathlib import Path
 
 FUZZ = Path(__file__).resolve().parent
-TESTDATA = Path(os.environ.get("NGCODEC_TESTDATA", FUZZ.parents[1] / "shared" / "testdata"))
+TESTDATA = FUZZ.parent / "tests" / "data"
 
 
 def request(chunk, block, channels, body: bytes) -> bytes:

@@ -1,21 +1,26 @@
-"""Shared fixtures: the real data and golden encodings of ../shared/testdata."""
+"""Shared fixtures: the real data and golden encodings of tests/data (see its README)."""
 
+import gzip
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-TESTDATA = Path(
-    os.environ.get("NGCODEC_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata")
-)
+import ngcodec
+
+# Part of the repository: a test that needs a file fails, never skips, when it is missing.
+TESTDATA = Path(__file__).resolve().parent / "data"
+
+
+def pytest_report_header() -> str:
+    # Shows whether the run tests an installed wheel (site-packages) or a development build.
+    return f"ngcodec {ngcodec.__version__} from {Path(ngcodec.__file__).parent}"
 
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    """The shared test data folder; tests that need it skip when it is absent."""
-    if not TESTDATA.is_dir():
-        pytest.skip(f"shared test data not found at {TESTDATA}")
+    """The test data folder (tests/data)."""
     return TESTDATA
 
 
@@ -40,8 +45,6 @@ def pinky40_64(testdata: Path) -> np.ndarray:
 def pinky40_512(testdata: Path) -> np.ndarray:
     """The whole 512³ uint32 pinky40 volume, (Z, Y, X); needs crackle-codec."""
     crackle = pytest.importorskip("crackle")
-    import gzip
-
     volume = crackle.decompress(
         gzip.decompress((testdata / "cc3d_connectomics_512cube.npy.ckl.gz").read_bytes())
     )

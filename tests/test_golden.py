@@ -1,4 +1,4 @@
-"""Golden vectors: every encoded file in ../shared/testdata decodes exactly and re-encodes to the
+"""Golden vectors: every encoded file in tests/data decodes exactly and re-encodes to the
 same bytes, and so do the hand-computed words of Neuroglancer's and tensorstore's unit tests.
 
 The .cseg files are outputs on which compressed-segmentation, tensorstore, Neuroglancer's own
@@ -62,8 +62,7 @@ def test_multichannel_golden_file_has_the_documented_channel_offsets(testdata):
 
 
 def precomputed_chunk_files(testdata: Path) -> list[Path]:
-    root = testdata / "precomputed_pinky40_100cube_uint32_cseg"
-    return sorted((root / "32_32_40").iterdir()) if root.is_dir() else []
+    return sorted((testdata / "precomputed_pinky40_100cube_uint32_cseg" / "32_32_40").iterdir())
 
 
 def chunk_bounds(path: Path) -> list[tuple[int, int]]:
@@ -103,8 +102,7 @@ def test_precomputed_chunk_files_hold_the_pinky40_volume(testdata, pinky40_512):
 
 
 def handmade_vectors(testdata_dir: Path) -> list[dict]:
-    path = testdata_dir / "handmade_vectors.json"
-    return json.loads(path.read_text())["vectors"] if path.is_file() else []
+    return json.loads((testdata_dir / "handmade_vectors.json").read_text())["vectors"]
 
 
 def vector_chunk(vector: dict) -> np.ndarray:

@@ -2,7 +2,7 @@
 InvalidFormatError naming the problem, within memory and time bounded by the requested output.
 
 Crafted compressed_segmentation files break one structural rule each; truncation and bit-flip
-sweeps run over the real golden files of ../shared/testdata; huge chunk sizes fail before anything
+sweeps run over the real golden files of tests/data; huge chunk sizes fail before anything
 big is allocated, which a subprocess proves under an address-space limit; encoders refuse bad
 arguments with a clear error.
 """

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import importlib.metadata
 import itertools
 import json
 import tempfile
@@ -40,6 +41,7 @@ import synthetic
 import tensorstore as ts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from packaging.version import Version
 
 import compressed_segmentation as cseg
 import ngcodec.chunk_encoding as ce
@@ -209,6 +211,7 @@ def check_compressed_segmentation(
     cseg_encoder: bool = True,
     cseg_decoder: bool = True,
     tensorstore: bool = True,
+    tensorstore_decoder: bool = True,
 ) -> None:
     """ngcodec's file for `chunk` is each C++ encoder's file, and each side decodes the other's."""
     channels = chunk.shape[0]
@@ -225,13 +228,14 @@ def check_compressed_segmentation(
     if cseg_decoder:
         assert_same_chunk(cseg_decode(ours, size, channels, data_type, block), chunk)
         agreed(CSEG, "compressed_segmentation: decodes ngcodec's file")
+    block_size = {"compressed_segmentation_block_size": list(block)}
     if tensorstore and chunk.size:
-        block_size = {"compressed_segmentation_block_size": list(block)}
         theirs = volumes.write(chunk, "compressed_segmentation", **block_size)
         assert ours == theirs, f"{TENSORSTORE} wrote other bytes"
         agreed(TENSORSTORE, "compressed_segmentation: same bytes as ngcodec")
         assert_same_chunk(encoder.decode(theirs, size), chunk)
         agreed(TENSORSTORE, "compressed_segmentation: ngcodec decodes its file")
+    if tensorstore and tensorstore_decoder and chunk.size:
         read = volumes.read(
             ours, data_type, channels, size, "compressed_segmentation", **block_size
         )
@@ -440,20 +444,50 @@ def test_widest_16_bit_blocks_match_both_encoders(data_type, volumes):
     assert block_bits(encoded, 1) == [16]
 
 
-@pytest.mark.parametrize("distinct", [65537, 2**17])
-@pytest.mark.parametrize("data_type", ["uint32", "uint64"])
-def test_32_bit_blocks_match_tensorstore(data_type, distinct, volumes):
-    # A 64x64x32 block with more than 65,536 labels, next to a constant one. Only tensorstore takes
-    # part: compressed-segmentation hangs encoding such a block and mis-decodes it (all voxels but
-    # one wrong), where tensorstore and ngcodec agree.
+def with_a_32_bit_block(data_type: str, distinct: int) -> np.ndarray:
+    """A chunk whose first 64x64x32 block holds more than 65,536 labels, next to a constant one."""
     labels = synthetic.all_distinct((distinct,), data_type)
     chunk = np.zeros((1, 64, 64, 64), data_type)
     chunk[0, :32] = np.resize(labels, (32, 64, 64))
+    return chunk
+
+
+# tensorstore before 0.1.86 misreads 32-bit blocks, its own files included, and 0.1.78 is its newest
+# release for Python 3.10.
+TENSORSTORE_READS_32_BIT_BLOCKS = Version(importlib.metadata.version("tensorstore")) >= Version(
+    "0.1.86"
+)
+
+
+@pytest.mark.parametrize("distinct", [65537, 2**17])
+@pytest.mark.parametrize("data_type", ["uint32", "uint64"])
+def test_32_bit_blocks_match_tensorstore(data_type, distinct, volumes):
+    # Only tensorstore takes part: compressed-segmentation hangs encoding such a block and
+    # mis-decodes it (all voxels but one wrong), where tensorstore and ngcodec agree.
+    chunk = with_a_32_bit_block(data_type, distinct)
     check_compressed_segmentation(
-        chunk, [64, 64, 32], volumes, cseg_encoder=False, cseg_decoder=False
+        chunk,
+        [64, 64, 32],
+        volumes,
+        cseg_encoder=False,
+        cseg_decoder=False,
+        tensorstore_decoder=False,
     )
     encoded = ce.CompressedSegmentationEncoder(data_type, 1, [64, 64, 32]).encode(chunk)
     assert block_bits(encoded, 2) == [32, 0]
+
+
+@pytest.mark.skipif(
+    not TENSORSTORE_READS_32_BIT_BLOCKS,
+    reason="tensorstore < 0.1.86 misreads 32-bit blocks (0.1.78 is the newest for Python 3.10)",
+)
+@pytest.mark.parametrize("distinct", [65537, 2**17])
+@pytest.mark.parametrize("data_type", ["uint32", "uint64"])
+def test_tensorstore_reads_32_bit_blocks(data_type, distinct, volumes):
+    chunk = with_a_32_bit_block(data_type, distinct)
+    check_compressed_segmentation(
+        chunk, [64, 64, 32], volumes, cseg_encoder=False, cseg_decoder=False
+    )
 
 
 # --- 2. cross-decoding: several channels --------------------------------------------------------

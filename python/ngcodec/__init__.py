@@ -6,6 +6,7 @@ and here; :mod:`ngcodec.volume` and :mod:`ngcodec.distributed` convert whole vol
 """
 
 from ngcodec import chunk_encoding
+from ngcodec._native import __version__ as __version__
 from ngcodec.chunk_encoding import *  # noqa: F403 (the documented API, listed in its __all__)
 from ngcodec.downsampling import downsample
 

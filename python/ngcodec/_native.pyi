@@ -5,6 +5,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "__version__",
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
     "compresso_decode",
@@ -27,6 +28,8 @@ __all__ = [
     "sharding_write",
     "zlib_decompress",
 ]
+
+__version__: str
 
 # (preshift_bits, hash, minishard_bits, shard_bits)
 _Spec = tuple[int, str, int, int]

@@ -49,8 +49,14 @@ fn empty<'py, T: numpy::Element>(
 }
 
 /// Fast codecs for Neuroglancer precomputed chunks, and the sharded format's core.
-#[pymodule]
+// No GIL needed: nothing mutable is shared (PyOnceLock statics, gzip compressors per thread).
+#[pymodule(gil_used = false)]
 mod _native {
+    /// The crate's version, which is also the Python package's (pyproject takes it from Cargo).
+    #[allow(non_upper_case_globals)]
+    #[pymodule_export]
+    const __version__: &str = env!("CARGO_PKG_VERSION");
+
     #[pymodule_export]
     use super::codecs::{
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,
