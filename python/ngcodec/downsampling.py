@@ -1,4 +1,4 @@
-"""Downsampling: each block of voxels becomes one voxel, as tensorstore's ``downsample`` driver does.
+"""Downsampling: each block of voxels becomes one voxel, as in tensorstore's ``downsample`` driver.
 
 Arrays are (C, Z, Y, X); origins, sizes and factors are (X, Y, Z). Blocks are aligned to global
 coordinate 0, not to the array's first voxel: an array whose first voxel sits at ``origin``
