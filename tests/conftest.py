@@ -2,6 +2,8 @@
 
 import gzip
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,18 @@ def pytest_report_header() -> str:
 def testdata() -> Path:
     """The test data folder (tests/data)."""
     return TESTDATA
+
+
+@pytest.fixture(scope="session")
+def ended_writer() -> str:
+    """The writer tag ("<pid>@<host digest>") of a process of this host that has ended: the
+    name its temporary files would carry had it been killed while writing."""
+    from ngcodec.precomputed.store.local import _writer_tag
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True
+    )
+    return f"{int(ended.stdout)}@{_writer_tag().partition('@')[2]}"
 
 
 def read_xyz(path: Path, dtype: str, shape_xyz: tuple[int, int, int]) -> np.ndarray:

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import ngcodec.volume as nv
 from ngcodec.precomputed.format import sharding as sh
@@ -145,11 +144,6 @@ def test_write_stats_from_many_threads_add_up_as_in_a_serial_run(tmp_path):
     assert dataset_files(tmp_path / "threads") == dataset_files(tmp_path / "serial")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FileNotFoundError,
-    reason="PrecomputedVolume.create removes every temporary chunk file, a running writer's too",
-)
 def test_a_second_writer_leaves_the_first_ones_files_alone(tmp_path, monkeypatch):
     # A resume started while the first run still writes: the second run's create() must not
     # delete the temporary file the first is about to rename into place.
@@ -275,11 +269,6 @@ class EvictedAfterLookup(sh.LruCache):
         return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="ShardReader._open tests `key in cache` and then reads cache[key], two steps",
-)
 def test_a_shard_evicted_between_lookup_and_read_is_read_again():
     reader = sh.ShardReader(SHARDING, reading(sharded_scale(16)), cache=EvictedAfterLookup())
     assert reader.read_chunk(0) == chunk_bytes(0)  # shard 0 and its minishard 0 cached

@@ -229,29 +229,30 @@ class KilledStore(LocalStore):
     """A store whose process is killed while it writes its ``fatal``-th shard: the temporary
     file is left half-written, and nothing is renamed into place."""
 
-    def __init__(self, root, fatal):
+    def __init__(self, root, fatal, writer):
         super().__init__(root)
         self.shards = 0
         self.fatal = fatal
+        self.writer = writer
 
     def write(self, key, data, *, gzip_level=None):
         if key.endswith(".shard"):
             self.shards += 1
             if self.shards == self.fatal:
                 path = self._path(key)
-                (path.parent / f".{path.name}.0123{TEMP_SUFFIX}").write_bytes(
+                (path.parent / f".{path.name}.{self.writer}.0123{TEMP_SUFFIX}").write_bytes(
                     data[: len(data) // 2]
                 )
                 raise KeyboardInterrupt
         return super().write(key, data, gzip_level=gzip_level)
 
 
-def test_a_killed_sharded_conversion_leaves_no_partial_shard_and_resumes(tmp_path):
+def test_a_killed_sharded_conversion_leaves_no_partial_shard_and_resumes(tmp_path, ended_writer):
     data = labels((1, 40, 40, 40))
     options = {"encoding": "compressed_segmentation", "chunk_size": 8, "sharded": True,
                "shard_bytes": 8 * 8**3 * 4, "jobs": 2}  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
-        nv.write_volume(data, KilledStore(tmp_path, fatal=6), **options)
+        nv.write_volume(data, KilledStore(tmp_path, fatal=6, writer=ended_writer), **options)
     scale = tmp_path / "1_1_1"
     shards = sorted(p.name for p in scale.glob("*.shard"))
     assert len(shards) == 5 and len(list(scale.glob(f"*{TEMP_SUFFIX}"))) == 1

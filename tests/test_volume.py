@@ -468,6 +468,32 @@ def test_a_killed_job_leaves_whole_chunks_and_resumes(tmp_path):
     np.testing.assert_array_equal(nv.read_volume(out)[0], data)
 
 
+def test_a_resume_discards_only_abandoned_temporary_files(tmp_path, ended_writer):
+    # Temporary files are named after their writer: "<pid>@<host digest>".
+    from ngcodec.precomputed.store.local import _writer_tag
+
+    data = labels((16, 16, 16))
+    nv.write_volume(data, tmp_path, encoding="raw", chunk_size=8, gzip=False)
+    scale = tmp_path / "1_1_1"
+    temps = {
+        "ended": ended_writer,
+        "running": _writer_tag(),
+        "other host, fresh": "1@00000000",
+        "other host, untouched for hours": "2@00000000",
+    }
+    for i, tag in enumerate(temps.values()):
+        (scale / f".0-8_0-8_0-8.{tag}.{i}.tmp").write_bytes(b"partial")
+    os.utime(scale / ".0-8_0-8_0-8.2@00000000.3.tmp", (0, 0))
+
+    def temporary_files() -> list[str]:
+        return sorted(n.split(".")[2] for n in os.listdir(scale) if n.startswith("."))
+
+    nv.write_volume(data, tmp_path, encoding="raw", chunk_size=8, gzip=False)  # a resume
+    assert temporary_files() == sorted([_writer_tag(), "1@00000000"])
+    assert nv.PrecomputedVolume.open(tmp_path).remove_temporary_files() == 2
+    assert temporary_files() == []
+
+
 # --- data types ----------------------------------------------------------------------------------
 
 

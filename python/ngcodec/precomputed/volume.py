@@ -180,7 +180,8 @@ class PrecomputedVolume:
                 old_key = scale.get("key") if isinstance(scale, dict) else None
                 if isinstance(old_key, str) and old_key != volume.key and "/" not in old_key:
                     _delete_chunks(store, old_key)
-        store.discard_partial_writes(volume.key)
+        # A resume may start while an earlier writer still runs: spare its fresh temporary files.
+        store.discard_partial_writes(volume.key, only_abandoned=True)
         store.write("info", dump_info(info))
         return volume
 

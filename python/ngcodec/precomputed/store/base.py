@@ -87,10 +87,11 @@ class Store(ABC):
         """
         yield
 
-    def discard_partial_writes(self, prefix: str = "") -> int:
+    def discard_partial_writes(self, prefix: str = "", *, only_abandoned: bool = False) -> int:
         """Remove what killed writers left under ``prefix``; return how many objects.
 
-        Only stores whose writes leave temporary objects have any. Do not call it while another
-        writer works in the same place.
+        Only stores whose writes leave temporary objects have any. Without ``only_abandoned``,
+        do not call it while another writer works in the same place; with it, what may belong to
+        a running writer is spared.
         """
         return 0

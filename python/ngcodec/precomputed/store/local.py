@@ -9,7 +9,10 @@ writer leaves at most a hidden ``.tmp`` file, never a half-written object.
 from __future__ import annotations
 
 import os
+import socket
+import time
 import uuid
+import zlib
 from pathlib import Path
 
 from ngcodec.chunk_encoding import InvalidFormatError
@@ -20,6 +23,8 @@ __all__ = ["GZIP_SUFFIX", "LocalStore"]
 
 GZIP_SUFFIX = ".gz"
 TEMP_SUFFIX = ".tmp"
+_FOREIGN_WRITER_SECONDS = 3600
+"""How long another host's writer may leave its temporary file untouched and still be at work."""
 
 
 class LocalStore(Store):
@@ -76,7 +81,7 @@ class LocalStore(Store):
             data = gzip_compress(data, gzip_level)
         path = self._path(key, gzipped=gzipped)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
+        temp = path.with_name(f".{path.name}.{_writer_tag()}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
         try:
             with open(temp, "wb") as f:
                 f.write(data)
@@ -121,7 +126,7 @@ class LocalStore(Store):
         if self.root.exists() and not self.root.is_dir():
             raise FileExistsError(f"{self.root} exists and is not a directory")
 
-    def discard_partial_writes(self, prefix: str = "") -> int:
+    def discard_partial_writes(self, prefix: str = "", *, only_abandoned: bool = False) -> int:
         directory = self.root / prefix
         try:
             names = os.listdir(directory)
@@ -130,6 +135,32 @@ class LocalStore(Store):
         count = 0
         for name in names:
             if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                (directory / name).unlink(missing_ok=True)
+                path = directory / name
+                try:
+                    if only_abandoned and not _abandoned(path):
+                        continue
+                    path.unlink()
+                except FileNotFoundError:
+                    continue  # renamed into place or removed meanwhile
                 count += 1
         return count
+
+
+def _writer_tag() -> str:
+    """Who writes a temporary file: the process and a digest of the host name."""
+    return f"{os.getpid()}@{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def _abandoned(temp: Path) -> bool:
+    """Whether a temporary file's writer is gone: a process of this host that has ended, or,
+    for another host's, one that has not touched the file for an hour."""
+    tag = temp.name.rsplit(".", 3)[1]
+    pid, _, host = tag.partition("@")
+    if host == _writer_tag().partition("@")[2] and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):
+            pass  # another user's live process, or no process at all
+    return time.time() - temp.stat().st_mtime > _FOREIGN_WRITER_SECONDS

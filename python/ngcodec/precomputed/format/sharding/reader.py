@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +27,7 @@ WHOLE_INDEX_BYTES = 1 << 16
 """Shard indexes up to this size are read and cached whole; larger ones entry by entry."""
 _LARGEST_READ = 1 << 62
 """A `stop` past any file, to read one whole."""
+_NOT_CACHED = object()
 
 ReadRange = Callable[[str, int, int], "bytes | None"]
 """``read_range(key, start, stop)``: the bytes ``[start, stop)`` of the file at ``key``, fewer if
@@ -240,9 +241,11 @@ class ShardReader:
         """The shard's file with its shard index, None if the dataset has no such shard; with
         ``whole``, the file read entirely into memory (the legacy pair joined)."""
         cache_key = ("shard", shard)
-        if not whole and cache_key in self._cache:
-            cached: _ShardFile | None = self._cache[cache_key]
-            return cached
+        if not whole:
+            # One lookup, not `in` then `[]`: another thread may evict the entry in between.
+            cached = self._cache.get(cache_key, _NOT_CACHED)
+            if cached is not _NOT_CACHED:
+                return cast("_ShardFile | None", cached)
         name = shard_key(self.spec, shard)
         stem = name.removesuffix(".shard")
         index_bytes = self.spec.shard_index_bytes
