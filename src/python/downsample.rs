@@ -1,7 +1,8 @@
 //! Bindings of the downsampling kernels.
 
 use ndarray::ArrayView4;
-use numpy::{PyArrayMethods, PyReadonlyArray4};
+use numpy::{PyArray4, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use super::{empty, to_py_err};
@@ -9,46 +10,39 @@ use super::{empty, to_py_err};
 use crate::downsample::output_geometry;
 use crate::downsample::{downsample_into, Method, Voxel};
 
-/// A (C, Z, Y, X) volume in any layout, of its own type: the kernels' arithmetic and ordering
-/// differ between signed, unsigned and float values of one size.
-#[derive(FromPyObject)]
-pub(super) enum Volume<'py> {
-    U8(PyReadonlyArray4<'py, u8>),
-    I8(PyReadonlyArray4<'py, i8>),
-    U16(PyReadonlyArray4<'py, u16>),
-    I16(PyReadonlyArray4<'py, i16>),
-    U32(PyReadonlyArray4<'py, u32>),
-    I32(PyReadonlyArray4<'py, i32>),
-    U64(PyReadonlyArray4<'py, u64>),
-    I64(PyReadonlyArray4<'py, i64>),
-    F32(PyReadonlyArray4<'py, f32>),
-    F64(PyReadonlyArray4<'py, f64>),
-}
-
 /// Downsamples a (C, Z, Y, X) volume whose first voxel is at `origin` (X, Y, Z) by `factors`
-/// (X, Y, Z) into a new C-order array of the same type.
+/// (X, Y, Z) into a new C-order array of the same type. Each type is read as itself: the kernels'
+/// arithmetic and ordering differ between signed, unsigned and float values of one size.
 #[pyfunction]
 pub(super) fn downsample<'py>(
     py: Python<'py>,
-    volume: Volume<'py>,
+    volume: &Bound<'py, PyUntypedArray>,
     origin: [i64; 3],
     factors: [usize; 3],
     method: &str,
     ignore_zero: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let method = Method::from_name(method, ignore_zero).map_err(to_py_err)?;
-    match &volume {
-        Volume::U8(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::I8(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::U16(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::I16(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::U32(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::I32(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::U64(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::I64(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::F32(array) => downsample_view(py, array.as_array(), origin, factors, method),
-        Volume::F64(array) => downsample_view(py, array.as_array(), origin, factors, method),
+    if volume.ndim() != 4 {
+        return Err(PyValueError::new_err(format!(
+            "volume must have 4 dimensions (C, Z, Y, X), not {}",
+            volume.ndim()
+        )));
     }
+    let dtype = volume.dtype();
+    // One dtype comparison per type: extracting each type in turn would build an error per miss.
+    macro_rules! downsample_as {
+        ($($t:ty),*) => {$(
+            if dtype.is_equiv_to(&numpy::dtype::<$t>(py)) {
+                let array = volume.cast::<PyArray4<$t>>()?.try_readonly()?;
+                return downsample_view(py, array.as_array(), origin, factors, method);
+            }
+        )*};
+    }
+    downsample_as!(u8, i8, u16, i16, u32, i32, u64, i64, f32, f64);
+    Err(PyTypeError::new_err(format!(
+        "volume has dtype {dtype}, which cannot be downsampled"
+    )))
 }
 
 fn downsample_view<'py, T: Voxel + numpy::Element>(
