@@ -246,6 +246,9 @@ def test_mode_of_real_labels_matches_tensorstore(pinky40_512, data_type, factors
     assert_same(ngcodec.downsample(crop, factors, "mode", origin=origin), expected, "C")
     fortran = np.asfortranarray(crop)
     assert_same(ngcodec.downsample(fortran, factors, "mode", origin=origin), expected, "F")
+    for layout, volume in [("C", crop), ("F", fortran)]:
+        threaded = ngcodec.downsample(volume, factors, "mode", origin=origin, threads=3)
+        assert_same(threaded, expected, f"{layout}, 3 threads")
 
 
 def test_mode_of_real_labels_ignoring_zero(pinky40_512):
@@ -374,6 +377,8 @@ def test_output_geometry():
         (lambda v: ngcodec.downsample(v[None], 2), ValueError, "array must have 4 dimensions"),
         (lambda v: ngcodec.downsample(v.astype(bool), 2), TypeError, "array has dtype bool"),
         (lambda v: ngcodec.downsample(v.astype("c8"), 2), TypeError, "array has dtype complex64"),
+        (lambda v: ngcodec.downsample(v, 2, threads=0), ValueError, "threads must be"),
+        (lambda v: ngcodec.downsample(v, 2, threads=2.0), ValueError, "threads must be"),
         (lambda v: ngcodec.downsample(v, 2, origin=(0, 0)), ValueError, "origin must be 3"),
         (lambda v: ngcodec.downsample(v, 2, origin=(0, 0.5, 0)), TypeError, "origin must be 3"),
         (lambda v: ngcodec.downsample(v, 2, origin=(2**63, 0, 0)), OverflowError, "int"),

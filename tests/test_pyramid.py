@@ -161,9 +161,10 @@ class CountingArray:
         return block
 
 
-@pytest.mark.parametrize(("encoding", "reads_every_scale"), [("jpeg", True), ("raw", False)])
+@pytest.mark.parametrize("encoding", ["jpeg", "raw"])
+@pytest.mark.parametrize("in_memory", [True, False])
 def test_scales_after_a_lossy_one_come_from_the_input_not_its_decoded_pixels(
-    tmp_path, encoding, reads_every_scale
+    tmp_path, encoding, in_memory
 ):
     data = image((1, 32, 64, 64))
     nv.write_volume(data, tmp_path, encoding=encoding, chunk_size=16)
@@ -172,9 +173,13 @@ def test_scales_after_a_lossy_one_come_from_the_input_not_its_decoded_pixels(
     (tmp_path / "info").write_text(json.dumps(info))
     pyramid = nv.PrecomputedVolume.open(tmp_path)
     source = CountingArray(data)
-    write_pyramid(pyramid, source, method="mean", jobs=1)
-    # Scale 1 reads the input once; with jpeg, scale 2 reads it again, through scale 1's exact
+    budget = {} if in_memory else {"max_slab_bytes": 16**3}  # a slab of one chunk
+    stats = write_pyramid(pyramid, source, method="mean", jobs=1, **budget)
+    assert [s.chunks_written for s in stats.values()] == [4, 1]
+    # Scale 1 reads the input once. Small enough to hold, it is computed whole and scale 2 is
+    # made from it. Otherwise, with jpeg, scale 2 reads the input again, through scale 1's exact
     # values; with raw, scale 2 reads scale 1 back from storage instead.
+    reads_every_scale = encoding == "jpeg" and not in_memory
     assert source.voxels_read == data.size * (2 if reads_every_scale else 1)
     exact = DownsampledArray(DownsampledArray(data, (0, 0, 0), 2, "mean"), (0, 0, 0), 2, "mean")
     coarsest = nv.read_volume(tmp_path, key=pyramid.info["scales"][2]["key"])

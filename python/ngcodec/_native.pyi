@@ -85,6 +85,7 @@ def downsample(
     factors: tuple[int, int, int],
     method: str,
     ignore_zero: bool,
+    threads: int,
 ) -> NDArray[np.integer] | NDArray[np.floating]: ...
 def downsample_geometry(
     origin: tuple[int, int, int],

@@ -41,6 +41,7 @@ def downsample(
     *,
     origin: Sequence[int] = (0, 0, 0),
     ignore_zero: bool = False,
+    threads: int = 1,
 ) -> np.ndarray:
     """Downsample ``array`` (C, Z, Y, X), or (Z, Y, X), by ``factors`` (X, Y, Z, or one for all).
 
@@ -48,13 +49,16 @@ def downsample(
     coordinate 0. Returns a new C-order array of the same data type and number of dimensions;
     its origin and size are those of :func:`output_geometry`.
 
-    Any memory layout is read in place; the work runs without the GIL.
+    Any memory layout is read in place; the work runs without the GIL, its planes shared among
+    up to ``threads`` threads.
     """
     method = _method(method)
     factors = _factors(factors)
     origin = _triple(origin, "origin")
     if not isinstance(ignore_zero, (bool, np.bool_)):
         raise TypeError(f"ignore_zero must be a bool, not {type(ignore_zero).__name__}")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, not {threads!r}")
     if ignore_zero and method != "mode":
         raise ValueError(f"ignore_zero applies to method 'mode' only, not {method!r}")
     volume = np.asarray(array)
@@ -80,6 +84,7 @@ def downsample(
         factors,
         method,
         bool(ignore_zero),
+        int(threads),
     )
     return out if volume.ndim == 4 else out[0]
 

@@ -119,19 +119,20 @@ pub fn downsample<T: Voxel>(
     let (channels, z, y, x) = input.dim();
     let (_, [out_x, out_y, out_z]) = output_geometry(origin, [x, y, z], factors, method)?;
     let mut out = Array4::default((channels, out_z, out_y, out_x));
-    downsample_into(input, origin, factors, method, out.view_mut())?;
+    downsample_into(input, origin, factors, method, out.view_mut(), 1)?;
     Ok(out)
 }
 
 /// Downsamples `input` (C, Z, Y, X), whose first voxel is at `origin` (X, Y, Z), by `factors`
 /// (X, Y, Z) into `out`, whose shape must be that of [`output_geometry`] with the same channels.
-/// Both may have any memory layout.
+/// Both may have any memory layout. Up to `threads` threads share the output's planes.
 pub fn downsample_into<T: Voxel>(
     input: ArrayView4<'_, T>,
     origin: [i64; 3],
     factors: [usize; 3],
     method: Method,
     mut out: ArrayViewMut4<'_, T>,
+    threads: usize,
 ) -> Result<()> {
     let (channels, z, y, x) = input.dim();
     let (_, [out_x, out_y, out_z]) = output_geometry(origin, [x, y, z], factors, method)?;
@@ -190,10 +191,12 @@ pub fn downsample_into<T: Voxel>(
             ]);
             out.assign(&strided);
         }
-        Method::Mean => reduce(input, blocks, &mut Folding::<T, Mean>::new(), out),
-        Method::Min => reduce(input, blocks, &mut Folding::<T, Min>::new(), out),
-        Method::Max => reduce(input, blocks, &mut Folding::<T, Max>::new(), out),
-        Method::Mode { ignore_zero } => reduce(input, blocks, &mut Mode::new(ignore_zero), out),
+        Method::Mean => reduce(input, blocks, Folding::<T, Mean>::new, out, threads),
+        Method::Min => reduce(input, blocks, Folding::<T, Min>::new, out, threads),
+        Method::Max => reduce(input, blocks, Folding::<T, Max>::new, out, threads),
+        Method::Mode { ignore_zero } => {
+            reduce(input, blocks, || Mode::new(ignore_zero), out, threads)
+        }
     }
     Ok(())
 }
@@ -244,43 +247,82 @@ impl Blocks {
     }
 }
 
-/// Reduces every block of `input` into `out`, plane by plane of the output.
+/// Reduces every block of `input` into `out`, plane by plane of the output; the planes of each
+/// channel are shared among up to `threads` threads, each with a reducer of its own.
 fn reduce<T: Voxel, R: Reducer<T>>(
     input: ArrayView4<'_, T>,
     [bx, by, bz]: [Blocks; 3],
-    reducer: &mut R,
+    new_reducer: impl Fn() -> R + Sync,
     mut out: ArrayViewMut4<'_, T>,
+    threads: usize,
 ) {
-    let rows_contiguous = input.stride_of(Axis(3)) == 1 || input.len_of(Axis(3)) <= 1;
-    let mut copy = Vec::new();
     for (channel, mut out_channel) in out.outer_iter_mut().enumerate() {
         let volume = input.index_axis(Axis(0), channel);
-        if rows_contiguous {
-            for (oz, out_plane) in out_channel.outer_iter_mut().enumerate() {
-                let planes = volume.slice(s![bz.range(oz), .., ..]);
-                reduce_planes(planes, &by, &bx, reducer, out_plane);
-            }
+        let depth = out_channel.len_of(Axis(0));
+        // A thread is worth starting for tens of thousands of voxels (a spawn costs microseconds).
+        let worth = (volume.len() / PER_THREAD_VOXELS).max(1);
+        let parts = threads.min(worth).min(depth).max(1);
+        if parts == 1 {
+            reduce_planes_of(volume, [&bx, &by, &bz], &mut new_reducer(), out_channel);
             continue;
         }
-        // Rows must be slices: copy slabs of about COPIED_PLANES planes in C order, deep enough
-        // for long runs along an axis that is faster than x.
-        let depth = out_channel.len_of(Axis(0));
-        let per_slab = (COPIED_PLANES / bz.factor).max(1);
-        for first in (0..depth).step_by(per_slab) {
-            let last = (first + per_slab).min(depth);
-            let zs = bz.range(first).start..bz.range(last - 1).end;
-            let slab = in_c_order(volume.slice(s![zs.clone(), .., ..]), &mut copy);
-            for oz in first..last {
-                let planes = bz.range(oz);
-                let planes = slab.slice(s![planes.start - zs.start..planes.end - zs.start, .., ..]);
-                reduce_planes(
-                    planes,
-                    &by,
-                    &bx,
-                    reducer,
-                    out_channel.index_axis_mut(Axis(0), oz),
-                );
+        let per_part = depth.div_ceil(parts);
+        std::thread::scope(|scope| {
+            for (part, out_part) in out_channel
+                .axis_chunks_iter_mut(Axis(0), per_part)
+                .enumerate()
+            {
+                // The input planes of this part's output planes; past the first part, every
+                // part starts on a block's first plane.
+                let first = part * per_part;
+                let last = first + out_part.len_of(Axis(0)) - 1;
+                let zs = bz.range(first).start..bz.range(last).end;
+                let part_bz = Blocks {
+                    first_len: if first == 0 { bz.first_len } else { bz.factor },
+                    factor: bz.factor,
+                    len: zs.len(),
+                };
+                let planes = volume.slice_move(s![zs, .., ..]);
+                let (bx, by, new_reducer) = (&bx, &by, &new_reducer);
+                scope.spawn(move || {
+                    reduce_planes_of(planes, [bx, by, &part_bz], &mut new_reducer(), out_part)
+                });
             }
+        });
+    }
+}
+
+/// Input voxels per thread below which [`reduce`] starts no more threads.
+const PER_THREAD_VOXELS: usize = 1 << 16;
+
+/// Reduces the blocks of one channel's planes (Z, Y, X) into its output planes.
+fn reduce_planes_of<T: Voxel, R: Reducer<T>>(
+    volume: ArrayView3<'_, T>,
+    [bx, by, bz]: [&Blocks; 3],
+    reducer: &mut R,
+    mut out: ArrayViewMut3<'_, T>,
+) {
+    let rows_contiguous = volume.stride_of(Axis(2)) == 1 || volume.len_of(Axis(2)) <= 1;
+    if rows_contiguous {
+        for (oz, out_plane) in out.outer_iter_mut().enumerate() {
+            let planes = volume.slice(s![bz.range(oz), .., ..]);
+            reduce_planes(planes, by, bx, reducer, out_plane);
+        }
+        return;
+    }
+    // Rows must be slices: copy slabs of about COPIED_PLANES planes in C order, deep enough
+    // for long runs along an axis that is faster than x.
+    let mut copy = Vec::new();
+    let depth = out.len_of(Axis(0));
+    let per_slab = (COPIED_PLANES / bz.factor).max(1);
+    for first in (0..depth).step_by(per_slab) {
+        let last = (first + per_slab).min(depth);
+        let zs = bz.range(first).start..bz.range(last - 1).end;
+        let slab = in_c_order(volume.slice(s![zs.clone(), .., ..]), &mut copy);
+        for oz in first..last {
+            let planes = bz.range(oz);
+            let planes = slab.slice(s![planes.start - zs.start..planes.end - zs.start, .., ..]);
+            reduce_planes(planes, by, bx, reducer, out.index_axis_mut(Axis(0), oz));
         }
     }
 }
@@ -623,7 +665,14 @@ mod tests {
         );
         assert!(mode.unwrap_err().to_string().contains("integer"));
         let mut wrong = Array4::<u8>::zeros((1, 1, 1, 2));
-        let shape = downsample_into(input.view(), [0; 3], [2; 3], Method::Max, wrong.view_mut());
+        let shape = downsample_into(
+            input.view(),
+            [0; 3],
+            [2; 3],
+            Method::Max,
+            wrong.view_mut(),
+            1,
+        );
         assert!(shape
             .unwrap_err()
             .to_string()
@@ -636,6 +685,36 @@ mod tests {
             Method::from_name("mode", true).unwrap(),
             Method::Mode { ignore_zero: true }
         );
+    }
+
+    /// Threads share the output's planes: parts past the first start on a block's first plane,
+    /// whatever the origin, factor and layout.
+    #[test]
+    fn threads_give_the_single_threaded_result() {
+        let labels = volume((2, 67, 130, 131), |r| (r % 5) as u16);
+        let fortran = {
+            let mut f = Array4::default(labels.raw_dim().f());
+            f.assign(&labels);
+            f
+        };
+        for view in [labels.view(), fortran.view()] {
+            for (origin, factors) in [
+                ([0; 3], [2; 3]),
+                ([3, 1, 5], [3, 2, 4]),
+                ([1; 3], [1, 1, 2]),
+            ] {
+                for method in [
+                    Method::Mean,
+                    Method::Mode { ignore_zero: false },
+                    Method::Max,
+                ] {
+                    let expected = downsample(view, origin, factors, method).unwrap();
+                    let mut got = Array4::default(expected.raw_dim());
+                    downsample_into(view, origin, factors, method, got.view_mut(), 3).unwrap();
+                    assert_eq!(got, expected, "{method:?} {factors:?} at {origin:?}");
+                }
+            }
+        }
     }
 
     #[test]

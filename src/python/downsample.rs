@@ -11,7 +11,7 @@ use crate::downsample::output_geometry;
 use crate::downsample::{downsample_into, Method, Voxel};
 
 /// Downsamples a (C, Z, Y, X) volume whose first voxel is at `origin` (X, Y, Z) by `factors`
-/// (X, Y, Z) into a new C-order array of the same type. Each type is read as itself: the kernels'
+/// (X, Y, Z) into a new C-order array of the same type, on up to `threads` threads. Each type is read as itself: the kernels'
 /// arithmetic and ordering differ between signed, unsigned and float values of one size.
 #[pyfunction]
 pub(super) fn downsample<'py>(
@@ -21,6 +21,7 @@ pub(super) fn downsample<'py>(
     factors: [usize; 3],
     method: &str,
     ignore_zero: bool,
+    threads: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let method = Method::from_name(method, ignore_zero).map_err(to_py_err)?;
     if volume.ndim() != 4 {
@@ -35,7 +36,7 @@ pub(super) fn downsample<'py>(
         ($($t:ty),*) => {$(
             if dtype.is_equiv_to(&numpy::dtype::<$t>(py)) {
                 let array = volume.cast::<PyArray4<$t>>()?.try_readonly()?;
-                return downsample_view(py, array.as_array(), origin, factors, method);
+                return downsample_view(py, array.as_array(), origin, factors, method, threads);
             }
         )*};
     }
@@ -51,6 +52,7 @@ fn downsample_view<'py, T: Voxel + numpy::Element>(
     origin: [i64; 3],
     factors: [usize; 3],
     method: Method,
+    threads: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (channels, z, y, x) = input.dim();
     let (_, [out_x, out_y, out_z]) =
@@ -59,7 +61,7 @@ fn downsample_view<'py, T: Voxel + numpy::Element>(
     {
         let mut writable = out.try_readwrite()?;
         let out_view = writable.as_array_mut();
-        py.detach(|| downsample_into(input, origin, factors, method, out_view))
+        py.detach(|| downsample_into(input, origin, factors, method, out_view, threads))
             .map_err(to_py_err)?;
     }
     Ok(out.into_any())

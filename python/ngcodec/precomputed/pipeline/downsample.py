@@ -27,6 +27,7 @@ from ngcodec.precomputed.format.scales import (
     default_method,
     plan_factors,
 )
+from ngcodec.precomputed.parallel import job_count
 from ngcodec.precomputed.pipeline.arrays import cast_block
 from ngcodec.precomputed.pipeline.write import (
     DEFAULT_MAX_SLAB_BYTES,
@@ -56,6 +57,7 @@ class DownsampledArray:
     :param factors: (X, Y, Z)
     :param method: one of ``mean``, ``mode``, ``stride``, ``min``, ``max``
     :param dtype: the type of the values (default: the source's)
+    :param threads: how many threads share the downsampling of one slice
     """
 
     ndim = 4
@@ -69,8 +71,10 @@ class DownsampledArray:
         *,
         dtype: Any = None,
         ignore_zero: bool = False,
+        threads: int = 1,
     ) -> None:
         self.source = source
+        self.threads = threads
         self.source_offset = vec3(source_offset, "source_offset")
         self.factors = vec3(factors, "factors", minimum=1)
         if method not in DOWNSAMPLING_METHODS:
@@ -130,7 +134,18 @@ class DownsampledArray:
                 for axis in (2, 1, 0)
             )
             return block[:, z[:, None, None], y[None, :, None], x[None, None, :]]
-        return downsample(block, self.factors, self.method, origin=lo, ignore_zero=self.ignore_zero)
+        return downsample(
+            block,
+            self.factors,
+            self.method,
+            origin=lo,
+            ignore_zero=self.ignore_zero,
+            threads=self.threads,
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
 
 
 def _first_voxels(start: int, stop: int, factor: int, low: int) -> np.ndarray:
@@ -203,6 +218,11 @@ def write_pyramid(
     :param scale_writer: how to write one scale (default: slab by slab in this process, with
         ``jobs`` threads; :mod:`~ngcodec.precomputed.pipeline.distributed` sends tasks instead)
     :returns: the :class:`WriteStats` of each scale written, by key
+
+    Written here, a scale no larger than ``max_slab_bytes`` is computed whole, once, with
+    ``jobs`` threads, when that reads no more than ``max_slab_bytes`` of lazily computed values
+    (or the values are an array in memory); the next scale is then made from it, not from its
+    stored chunks.
     """
     method = method or default_method(base.info.get("type", "image"))
     if method not in DOWNSAMPLING_METHODS:
@@ -224,6 +244,7 @@ def write_pyramid(
         )
 
     write = scale_writer or write_locally
+    threads = job_count(jobs)
     steps = pyramid_steps(base.info, base.key)
     if keys is not None:
         steps = steps[: len(keys)]
@@ -243,6 +264,7 @@ def write_pyramid(
             method,
             dtype=target.dtype,
             ignore_zero=ignore_zero,
+            threads=threads,
         )
         if view.shape != target.shape or view.voxel_offset != target.voxel_offset:
             raise ValueError(
@@ -251,13 +273,20 @@ def write_pyramid(
                 f"{list(view.shape[:0:-1])} at {list(view.voxel_offset)}"
             )
         reads *= math.prod(step.factors)
-        stats = write(target, view, reads)
+        # An array in memory of the scale's type is read in place, not copied.
+        in_place = isinstance(values, np.ndarray) and values.dtype == view.dtype
+        in_memory = in_place or view.nbytes * reads <= max_slab_bytes
+        if scale_writer is None and in_memory and view.nbytes <= max_slab_bytes:
+            values, reads = view[:, :, :, :], 1  # computed whole, once, for the next scale too
+            stats = write(target, values, reads)
+        else:
+            stats = write(target, view, reads)
+            if target.encoder.lossy:
+                values = view  # the exact values it was encoded from, not its decoded pixels
+            else:
+                values, reads = target, 1  # stored exactly: read it back
         stats.seconds = time.perf_counter() - started
         results[step.key] = stats
-        if target.encoder.lossy:
-            values = view  # the exact values it was encoded from, not its decoded pixels
-        else:
-            values, reads = target, 1  # stored exactly: read it back
         previous = target
     return results
 
