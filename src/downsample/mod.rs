@@ -717,6 +717,25 @@ mod tests {
         }
     }
 
+    /// Labels in boxes, so that most blocks hold one label, in rows longer than the kernels'
+    /// columns: the vectorized test for blocks of one label agrees with the definition.
+    #[test]
+    fn blocks_of_one_label_in_long_rows() {
+        let labels = Array4::from_shape_fn((1, 9, 10, 150), |(_, z, y, x)| {
+            ((z / 3 + (y / 5) * 7 + (x / 9) * 13) % 4) as u64
+        });
+        for ignore_zero in [false, true] {
+            let method = Method::Mode { ignore_zero };
+            for origin in [[0; 3], [1, 3, 5]] {
+                for factors in [[2, 2, 2], [2, 2, 1]] {
+                    let got = downsample(labels.view(), origin, factors, method).unwrap();
+                    let expected = reference(labels.view(), origin, factors, method);
+                    assert_eq!(got, expected, "{method:?} {factors:?} at {origin:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn huge_factors_take_the_whole_array() {
         let input = volume((1, 3, 4, 5), |r| r as u32);

@@ -356,13 +356,45 @@ fn mode_of_small_blocks<T: Voxel, const IGNORE_ZERO: bool>(
     }
 }
 
+/// The modes of blocks two voxels wide over `R` rows, a column at a time: first, in a loop that
+/// vectorizes, which blocks hold one label (most of a segmentation's), then the others alone.
 fn mode_of_pairs<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
     rows: [&[T]; R],
     out: &mut [T],
 ) {
+    let mut chunks = out.chunks_exact_mut(COLUMN / 2);
+    for (k, out) in chunks.by_ref().enumerate() {
+        let xs = k * COLUMN..(k + 1) * COLUMN;
+        mode_of_pairs_column::<T, R, IGNORE_ZERO>(rows.map(|row| &row[xs.clone()]), out);
+    }
+    let tail = chunks.into_remainder();
+    let x0 = rows[0].len() - 2 * tail.len();
+    mode_of_pairs_column::<T, R, IGNORE_ZERO>(rows.map(|row| &row[x0..]), tail);
+}
+
+/// [`mode_of_pairs`] over rows of at most [`COLUMN`] voxels.
+#[inline(always)]
+fn mode_of_pairs_column<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
+    rows: [&[T]; R],
+    out: &mut [T],
+) {
+    // Whether each pair of each row equals the block's first voxel, as 0/1 bytes, which
+    // vectorize where bools do not.
+    let mut one_label = [1u8; COLUMN / 2];
+    for row in rows {
+        for (i, same) in one_label.iter_mut().enumerate().take(out.len()) {
+            let first = rows[0][2 * i];
+            *same &= u8::from(row[2 * i] == first) & u8::from(row[2 * i + 1] == first);
+        }
+    }
     for (i, voxel) in out.iter_mut().enumerate() {
-        let pairs = rows.map(|row| [row[2 * i], row[2 * i + 1]]);
-        *voxel = mode_of_few::<T, IGNORE_ZERO>(pairs.as_flattened());
+        // A block of one label is its own mode, 0 included, ignored or not.
+        *voxel = if one_label[i] == 1 {
+            rows[0][2 * i]
+        } else {
+            let pairs = rows.map(|row| [row[2 * i], row[2 * i + 1]]);
+            mode_of_few::<T, IGNORE_ZERO>(pairs.as_flattened())
+        };
     }
 }
 
