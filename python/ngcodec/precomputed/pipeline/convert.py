@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ngcodec.precomputed.format.sharding import DEFAULT_SHARD_BYTES
 from ngcodec.precomputed.pipeline.arrays import AxisOrderView
 from ngcodec.precomputed.pipeline.downsample import write_pyramid
@@ -135,9 +137,11 @@ def write_volume(
         progress=progress,
         max_slab_bytes=max_slab_bytes,
     )
+    # An array in memory goes on as a (C, Z, Y, X) view of itself, for the pyramid to read in place.
+    base_values = source[:, :, :, :] if isinstance(array, np.ndarray) else source
     coarser = write_pyramid(
         volume,
-        source,
+        base_values,
         method=downsample_method,
         ignore_zero=ignore_zero,
         gzip_level=level,
