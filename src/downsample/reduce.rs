@@ -378,19 +378,21 @@ fn mode_of_pairs_column<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
     rows: [&[T]; R],
     out: &mut [T],
 ) {
-    // Whether each pair of each row equals the block's first voxel, as 0/1 bytes, which
-    // vectorize where bools do not.
-    let mut one_label = [1u8; COLUMN / 2];
-    for row in rows {
-        for (i, same) in one_label.iter_mut().enumerate().take(out.len()) {
-            let first = rows[0][2 * i];
-            *same &= u8::from(row[2 * i] == first) & u8::from(row[2 * i + 1] == first);
+    // Whether each voxel equals the one above it in the first row, as 0/1 bytes (which
+    // vectorize where bools do not), compared in place, with no shuffling of pairs.
+    let mut as_first_row = [1u8; COLUMN];
+    for row in &rows[1..] {
+        for (same, (&value, &first)) in as_first_row.iter_mut().zip(row.iter().zip(rows[0])) {
+            *same &= u8::from(value == first);
         }
     }
     for (i, voxel) in out.iter_mut().enumerate() {
+        let first = rows[0][2 * i];
+        let one_label =
+            as_first_row[2 * i] & as_first_row[2 * i + 1] == 1 && rows[0][2 * i + 1] == first;
         // A block of one label is its own mode, 0 included, ignored or not.
-        *voxel = if one_label[i] == 1 {
-            rows[0][2 * i]
+        *voxel = if one_label {
+            first
         } else {
             let pairs = rows.map(|row| [row[2 * i], row[2 * i + 1]]);
             mode_of_few::<T, IGNORE_ZERO>(pairs.as_flattened())
