@@ -247,7 +247,7 @@ pub fn decode_chunks<T: Element, C: ChunkCodec<T>>(
         jobs,
         threads,
         scratch,
-        |(inflated, decoded), (chunk, spans, mut view)| {
+        |(inflated, decoded), (chunk, spans, view)| {
             let data = if chunk.gzipped {
                 inflated.resize(gzip::decompressed_len(chunk.data, max_inflated)?, 0);
                 gzip::decompress_into(chunk.data, inflated)?;
@@ -261,7 +261,7 @@ pub fn decode_chunks<T: Element, C: ChunkCodec<T>>(
             let decoded = ArrayView4::from_shape([num_channels, z, y, x], &decoded[..])
                 .expect("one value per voxel");
             let [sx, sy, sz] = spans.map(|span| span.within_chunk..span.within_chunk + span.len);
-            view.assign(&decoded.slice(s![.., sz, sy, sx]));
+            copy_rows(decoded.slice(s![.., sz, sy, sx]), view);
             Ok(())
         },
     )
@@ -269,6 +269,17 @@ pub fn decode_chunks<T: Element, C: ChunkCodec<T>>(
         index: indexes[job],
         error,
     })
+}
+
+/// Copies `from` into `to` (of the same shape) a row of x at a time: `assign` goes value by
+/// value, several times slower than `copy_from_slice` on the rows of a C-order array.
+fn copy_rows<T: Element>(from: ArrayView4<'_, T>, mut to: ArrayViewMut4<'_, T>) {
+    for (from, mut to) in from.lanes(Axis(3)).into_iter().zip(to.lanes_mut(Axis(3))) {
+        match (from.as_slice(), to.as_slice_mut()) {
+            (Some(from), Some(to)) => to.copy_from_slice(from),
+            _ => to.assign(&from),
+        }
+    }
 }
 
 /// Encodes the chunks of `slab`, an array whose edges lie on the chunk grid (or the volume's
