@@ -1,9 +1,12 @@
 """The whole job at the speed of its codecs: 512³ pinky40 -> compressed_segmentation + gzip.
 
-In one run (wall time, median of repeats; read the ratios): the conversion with the native gzip
-(libdeflate) against the same job with Python's zlib in the store (the previous release's path),
-against ``--no-gzip``, and with 1 and 2 jobs; then ``read_volume`` of the whole gzipped dataset
-with each gunzip. Every dataset is read back equal to the input before anything is timed.
+In one run (wall time, median of repeats; read the ratios): the conversion with the native batch
+calls (a slab's chunks encoded and gzipped by one call on Rust threads) against the chunk-by-chunk
+path in a Python thread pool (the code before the batch calls), against that path with Python's
+zlib in the store (the previous release's), against ``--no-gzip``, with 1 and 2 jobs; then
+``read_volume`` of the whole gzipped dataset the same ways; then the job's breakdown (read,
+encode, compress, write) on one thread. Every dataset is read back equal to the input before
+anything is timed.
 
     python benches/bench_job.py [--size 512] [--repeats 3]
 """
@@ -24,14 +27,29 @@ import numpy as np
 from bench_pyramid import pinky40
 from harness import DEFAULT_DATA, machine
 
+from ngcodec import chunk_batch
 from ngcodec.precomputed.pipeline.convert import write_volume
+from ngcodec.precomputed.pipeline.encode import encode_chunks, write_stored_chunk
+from ngcodec.precomputed.pipeline.write import dataset_info, plan_slabs, read_slab
 from ngcodec.precomputed.store import local
-from ngcodec.precomputed.volume import read_volume
+from ngcodec.precomputed.store.compression import gzip_compress
+from ngcodec.precomputed.volume import PrecomputedVolume, read_volume
+
+
+@contextlib.contextmanager
+def chunk_by_chunk() -> Iterator[None]:
+    """No batch calls: every chunk encoded, gzipped and decoded alone in a Python thread pool."""
+    saved = chunk_batch.ChunkBatch.of
+    chunk_batch.ChunkBatch.of = lambda *args: None  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        chunk_batch.ChunkBatch.of = saved  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
 def python_zlib() -> Iterator[None]:
-    """The store gzips and gunzips with Python's zlib, as ngcodec 0.1 did."""
+    """The store gzips and gunzips with Python's zlib, as ngcodec 0.1 did (chunk by chunk)."""
 
     def compress(data: bytes, level: int = 6) -> bytes:
         compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
@@ -43,9 +61,22 @@ def python_zlib() -> Iterator[None]:
     saved = local.gzip_compress, local.gzip_decompress
     local.gzip_compress, local.gzip_decompress = compress, decompress  # type: ignore[assignment]
     try:
-        yield
+        with chunk_by_chunk():
+            yield
     finally:
         local.gzip_compress, local.gzip_decompress = saved
+
+
+LAYOUT = {
+    "encoding": "compressed_segmentation",
+    "chunk_size": 64,
+    "block_size": 8,
+    "resolution": 1,
+    "voxel_offset": 0,
+    "layer_type": "segmentation",
+    "key": None,
+    "data_type": None,
+}
 
 
 def convert(labels: np.ndarray, out: Path, *, jobs: int, gzip: bool = True) -> None:
@@ -84,24 +115,32 @@ def main() -> None:
             with gzip_path:
                 convert(labels, out, jobs=2)
                 assert np.array_equal(read_volume(out)[0], labels)
+        ways = {"batch calls": contextlib.nullcontext, "chunk by chunk": chunk_by_chunk}
+        ways["Python zlib"] = python_zlib
         rows = {}
         for jobs in (1, 2):
-            rows[f"native gzip, {jobs} job(s)"] = median_seconds(
-                lambda jobs=jobs: convert(labels, out, jobs=jobs), args.repeats, fresh
-            )
-            with python_zlib():
-                rows[f"Python zlib, {jobs} job(s)"] = median_seconds(
-                    lambda jobs=jobs: convert(labels, out, jobs=jobs), args.repeats, fresh
-                )
+            for way, context in ways.items():
+                with context():
+                    rows[f"{way}, {jobs} job(s)"] = median_seconds(
+                        lambda jobs=jobs: convert(labels, out, jobs=jobs), args.repeats, fresh
+                    )
             rows[f"no gzip, {jobs} job(s)"] = median_seconds(
                 lambda jobs=jobs: convert(labels, out, jobs=jobs, gzip=False), args.repeats, fresh
             )
         fresh()
         convert(labels, out, jobs=2)
         nothing = lambda: None  # noqa: E731 (reading leaves the dataset as it is)
-        read_native = median_seconds(lambda: read_volume(out, jobs=2), args.repeats, nothing)
-        with python_zlib():
-            read_zlib = median_seconds(lambda: read_volume(out, jobs=2), args.repeats, nothing)
+        reads = {}
+        for jobs in (1, 2):
+            for way, context in ways.items():
+                with context():
+                    reads[f"{way}, {jobs} job(s)"] = median_seconds(
+                        lambda jobs=jobs: read_volume(out, jobs=jobs), args.repeats, nothing
+                    )
+        breakdown = {}
+        for way in ("batch calls", "chunk by chunk"):
+            with ways[way]():
+                breakdown[way] = job_breakdown(labels[np.newaxis], work / way)
     finally:
         shutil.rmtree(work)
 
@@ -111,16 +150,61 @@ def main() -> None:
     print("|---|---|---|")
     for label, seconds in rows.items():
         print(f"| convert, {label} | {seconds:.2f} | {mb / seconds:.0f} |")
-    print(f"| read_volume, native gunzip, 2 jobs | {read_native:.2f} | {mb / read_native:.0f} |")
-    print(f"| read_volume, Python zlib, 2 jobs | {read_zlib:.2f} | {mb / read_zlib:.0f} |")
+    for label, seconds in reads.items():
+        print(f"| read_volume, {label} | {seconds:.2f} | {mb / seconds:.0f} |")
+    print()
+    print("One thread, seconds per step of the job (the sum of the slabs'):\n")
+    steps = list(breakdown["batch calls"])
+    print("| path | " + " | ".join(steps) + " |")
+    print("|---|" + "---|" * len(steps))
+    for way, times in breakdown.items():
+        print(f"| {way} | " + " | ".join(f"{times[step]:.2f}" for step in steps) + " |")
     print()
     print("| target | measured | needed |")
     print("|---|---|---|")
-    native1, zlib1 = rows["native gzip, 1 job(s)"], rows["Python zlib, 1 job(s)"]
-    print(f"| jobs 1: native gzip over Python zlib | {zlib1 / native1:.2f}x | >= 2x |")
-    print(f"| jobs 1: gzip over no gzip | {native1 / rows['no gzip, 1 job(s)']:.2f}x | <= 1.6x |")
-    print(f"| jobs 2 over jobs 1 | {native1 / rows['native gzip, 2 job(s)']:.2f}x | >= 1.8x |")
-    print(f"| read_volume: native over Python zlib | {read_zlib / read_native:.2f}x | >= 2x |")
+    batch1, batch2 = rows["batch calls, 1 job(s)"], rows["batch calls, 2 job(s)"]
+    zlib1, chunkwise1 = rows["Python zlib, 1 job(s)"], rows["chunk by chunk, 1 job(s)"]
+    print(f"| jobs 1: batch over Python zlib | {zlib1 / batch1:.2f}x | >= 2x |")
+    print(f"| jobs 1: batch over chunk by chunk | {chunkwise1 / batch1:.2f}x | |")
+    print(f"| jobs 1: gzip over no gzip | {batch1 / rows['no gzip, 1 job(s)']:.2f}x | <= 1.6x |")
+    print(f"| convert, jobs 2 over jobs 1 | {batch1 / batch2:.2f}x | >= 1.8x |")
+    read1, read2 = reads["batch calls, 1 job(s)"], reads["batch calls, 2 job(s)"]
+    print(f"| read_volume, jobs 2 over jobs 1 | {read1 / read2:.2f}x | >= 1.8x |")
+    for jobs in (1, 2):
+        for way in ("chunk by chunk", "Python zlib"):
+            gain = reads[f"{way}, {jobs} job(s)"] / reads[f"batch calls, {jobs} job(s)"]
+            print(f"| read_volume, jobs {jobs}: batch over {way} | {gain:.2f}x | >= 2x |")
+
+
+def job_breakdown(labels: np.ndarray, out: Path) -> dict[str, float]:
+    """Seconds of each step of the gzipped job on one thread, summed over its slabs: the source's
+    slab read, encoding, gzip, file writes. Chunk by chunk, each chunk is encoded, then gzipped,
+    by a call of its own; with the batch calls, a slab's chunks per call, and the gzip's time is
+    that of encoding and gzipping a slab less that of encoding it."""
+    info = dataset_info(labels.dtype, labels.shape, **LAYOUT)
+    volume = PrecomputedVolume.create(out, info, overwrite=True)
+    times = dict.fromkeys(("read", "encode", "compress", "write"), 0.0)
+    for slab in plan_slabs(volume):
+        started = time.perf_counter()
+        data = read_slab(labels, volume, slab)
+        read = time.perf_counter()
+        boxes = list(volume.chunk_boxes(slab))
+        encoded = encode_chunks(volume, slab, data, boxes, gzip_level=None, jobs=1)
+        encode = time.perf_counter()
+        if volume.batch is None:
+            stored = [gzip_compress(chunk) for chunk in encoded]
+            compress = time.perf_counter() - encode
+        else:
+            stored = encode_chunks(volume, slab, data, boxes, jobs=1)
+            compress = (time.perf_counter() - encode) - (encode - read)
+        written = time.perf_counter()
+        for box, chunk in zip(boxes, stored, strict=True):
+            write_stored_chunk(volume, box, chunk)
+        times["read"] += read - started
+        times["encode"] += encode - read
+        times["compress"] += compress
+        times["write"] += time.perf_counter() - written
+    return times
 
 
 if __name__ == "__main__":

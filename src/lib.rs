@@ -3,6 +3,7 @@
 //! The codec modules are plain Rust over slices and `ndarray` views; `python` is the only module
 //! that knows about Python, and builds the `ngcodec._native` extension.
 
+pub mod batch;
 pub mod compressed_segmentation;
 pub mod compresso;
 pub mod downsample;

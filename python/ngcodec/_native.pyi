@@ -1,6 +1,8 @@
 """The Rust codecs behind ngcodec.chunk_encoding and the store's gzip. Arrays are (C, Z, Y, X);
 sizes are (X, Y, Z)."""
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -9,8 +11,10 @@ __all__ = [
     "compressed_segmentation_decode",
     "compressed_segmentation_encode",
     "compresso_decode",
+    "decode_chunks",
     "downsample",
     "downsample_geometry",
+    "encode_chunks",
     "gzip_compress",
     "gzip_decompress",
     "jpeg_decode",
@@ -96,3 +100,28 @@ def downsample_geometry(
 def gzip_compress(data: bytes | NDArray[np.uint8], level: int) -> bytes: ...
 def gzip_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...
 def zlib_decompress(data: bytes | NDArray[np.uint8], max_size: int) -> bytes: ...
+def decode_chunks(
+    out: NDArray[np.unsignedinteger],
+    chunks: Sequence[tuple[bytes | NDArray[np.uint8], bool] | None],
+    *,
+    encoding: str,
+    block_size: tuple[int, int, int] | None,
+    chunk_size: tuple[int, int, int],
+    volume_size: tuple[int, int, int],
+    start: tuple[int, int, int],
+    max_inflated: int,
+    threads: int,
+) -> None: ...
+def encode_chunks(
+    slab: NDArray[np.unsignedinteger],
+    which: list[int],
+    *,
+    byteswapped: bool,
+    encoding: str,
+    block_size: tuple[int, int, int] | None,
+    chunk_size: tuple[int, int, int],
+    volume_size: tuple[int, int, int],
+    start: tuple[int, int, int],
+    gzip_level: int | None,
+    threads: int,
+) -> list[bytes]: ...

@@ -9,6 +9,7 @@ use pyo3::sync::PyOnceLock;
 
 use crate::error::Error;
 
+mod batch;
 mod codecs;
 mod downsample;
 mod gzip;
@@ -57,6 +58,8 @@ mod _native {
     #[pymodule_export]
     const __version__: &str = env!("CARGO_PKG_VERSION");
 
+    #[pymodule_export]
+    use super::batch::{decode_chunks, encode_chunks};
     #[pymodule_export]
     use super::codecs::{
         compressed_segmentation_decode, compressed_segmentation_encode, raw_encode,

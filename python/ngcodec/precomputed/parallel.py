@@ -8,9 +8,10 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["job_count", "run_all", "wait_all"]
+__all__ = ["job_count", "map_all", "run_all", "wait_all"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def job_count(jobs: int | None) -> int:
@@ -31,6 +32,18 @@ def run_all(function: Callable[[T], Any], items: Iterable[T], jobs: int | None) 
         return
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         wait_all([pool.submit(function, item) for item in items])
+
+
+def map_all(function: Callable[[T], R], items: Iterable[T], jobs: int | None) -> list[R]:
+    """function of every item, in order, in a thread pool when jobs > 1; re-raises the first
+    error."""
+    jobs = job_count(jobs)
+    if jobs == 1:
+        return [function(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(function, item) for item in items]
+        wait_all(futures)
+    return [future.result() for future in futures]
 
 
 def wait_all(futures: Sequence[concurrent.futures.Future[Any]]) -> None:

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ngcodec.chunk_batch import ChunkBatch, StoredChunk
 from ngcodec.chunk_encoding import ChunkEncoder, InvalidFormatError, InvalidInfoError, get_encoder
+from ngcodec.precomputed.batched import ChunkError, MissingChunkError, read_region
 from ngcodec.precomputed.format import (
     GZIP_ENCODINGS,
     Box,
@@ -31,7 +33,7 @@ from ngcodec.precomputed.format import (
     vec3,
 )
 from ngcodec.precomputed.format.sharding import ShardBox, ShardingSpec, is_shard_file_name
-from ngcodec.precomputed.parallel import run_all
+from ngcodec.precomputed.parallel import job_count, run_all
 from ngcodec.precomputed.sharded import ShardedChunks
 from ngcodec.precomputed.store import (
     CorruptObjectError,
@@ -57,14 +59,6 @@ _MAX_ENCODED_OVERHEAD = 64 * 2**10
 
 class DatasetExistsError(ValueError):
     """Raised when the output holds a dataset whose info differs from the one to write."""
-
-
-class ChunkError(ValueError):
-    """Raised when a chunk file cannot be read or decoded; names the chunk."""
-
-
-class MissingChunkError(ChunkError):
-    """Raised when a chunk file that the volume needs is absent."""
 
 
 class PrecomputedVolume:
@@ -104,6 +98,8 @@ class PrecomputedVolume:
             self._shards = ShardedChunks(self.store, self.key, self.sharding, self.grid)
         self.dtype = np.dtype(self.info["data_type"])
         self.num_channels = int(self.info["num_channels"])
+        # The native batch calls of the encoding (None for images), which read() uses.
+        self.batch = ChunkBatch.of(self.encoder, self.grid.chunk_size, self.grid.size)
 
     def __repr__(self) -> str:
         return f"PrecomputedVolume({self.store.location!r}, key={self.key!r})"
@@ -331,7 +327,7 @@ class PrecomputedVolume:
         :raises MissingChunkError: if there is no file for the chunk
         :raises ChunkError: if a gzipped chunk is not valid gzip
         """
-        limit = _MAX_ENCODED_PER_DECODED_BYTE * self.chunk_nbytes(box) + _MAX_ENCODED_OVERHEAD
+        limit = self._max_encoded_size(box)
         try:
             if self._shards is not None:
                 data = self._shards.read(box, max_size=limit)
@@ -342,6 +338,24 @@ class PrecomputedVolume:
         if data is None:
             raise MissingChunkError(f"chunk {box.name} is missing from {self.store.location}")
         return data
+
+    def _max_encoded_size(self, box: Box) -> int:
+        """The most bytes a chunk's encoding may take: gzip bombs stop there."""
+        return _MAX_ENCODED_PER_DECODED_BYTE * self.chunk_nbytes(box) + _MAX_ENCODED_OVERHEAD
+
+    def _read_stored_chunk(self, box: Box, fill_missing: bool) -> StoredChunk | None:
+        """A chunk as stored (a sharded scale's gunzipped), or None if missing and filled."""
+        try:
+            if self._shards is not None:
+                data = self._shards.read(box, max_size=self._max_encoded_size(box))
+                stored = None if data is None else (data, False)
+            else:
+                stored = self.store.read_stored(self.chunk_key(box))
+        except (CorruptObjectError, InvalidFormatError) as exc:
+            raise ChunkError(f"chunk {box.name}: {exc}") from exc
+        if stored is None and not fill_missing:
+            raise MissingChunkError(f"chunk {box.name} is missing from {self.store.location}")
+        return stored
 
     def read_chunk(self, box: Box) -> np.ndarray:
         """Decode one chunk into a (C, Z, Y, X) array.
@@ -430,6 +444,17 @@ class PrecomputedVolume:
             )
         sx, sy, sz = region.size
         out = np.zeros((self.num_channels, sz, sy, sx), self.dtype)
+        if self.batch is not None:
+            read_region(
+                self.batch,
+                self.grid,
+                region,
+                out,
+                lambda box: self._read_stored_chunk(box, fill_missing),
+                max_inflated=self._max_encoded_size(Box((0, 0, 0), self.chunk_size)),
+                jobs=job_count(jobs),
+            )
+            return out
 
         def copy_chunk(box: Box) -> None:
             try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -31,6 +30,7 @@ from ngcodec.precomputed.pipeline.arrays import (
     check_castable,
     default_data_type,
 )
+from ngcodec.precomputed.pipeline.encode import encode_chunks, write_stored_chunk
 from ngcodec.precomputed.store import Store
 from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL, GZIP_LEVELS
 from ngcodec.precomputed.volume import PrecomputedVolume
@@ -265,18 +265,18 @@ def write_scale(
         return stats
     existing = set() if overwrite else volume.existing_chunk_names()
     stats = WriteStats()
-    lock = threading.Lock()
 
-    def write_one(box: Box, chunk: np.ndarray) -> None:
-        written = volume.write_chunk(box, chunk, gzip_level=gzip_level)
-        with lock:
-            stats.chunks_written += 1
-            stats.bytes_out += written
+    def write_slab(slab: Box, data: np.ndarray, todo: list[Box]) -> None:
+        stored = encode_chunks(volume, slab, data, todo, gzip_level=gzip_level, jobs=jobs)
+        for box, chunk in zip(todo, stored, strict=True):
+            stats.bytes_out += write_stored_chunk(volume, box, chunk, gzip_level=gzip_level)
             stats.bytes_in += volume.chunk_nbytes(box)
+        stats.chunks_written += len(todo)
         if progress is not None:
-            progress(1)
+            progress(len(todo))
 
-    pool = concurrent.futures.ThreadPoolExecutor(jobs) if jobs > 1 else None
+    # One slab is encoded (on `jobs` native threads) and written while the next is read.
+    stage = concurrent.futures.ThreadPoolExecutor(1) if jobs > 1 else None
     in_flight: list[concurrent.futures.Future[None]] = []
     with volume.store.batched_writes():  # many puts in flight on object stores
         try:
@@ -291,19 +291,15 @@ def write_scale(
                 if not todo:
                     continue
                 data = read_slab(source, volume, slab)
-                if pool is None:
-                    for box in todo:
-                        write_one(box, data[(slice(None), *box.slices_within(slab))])
+                if stage is None:
+                    write_slab(slab, data, todo)
                     continue
                 wait_all(in_flight)  # the slab before this one: at most two slabs in memory
-                in_flight = [
-                    pool.submit(write_one, box, data[(slice(None), *box.slices_within(slab))])
-                    for box in todo
-                ]
+                in_flight = [stage.submit(write_slab, slab, data, todo)]
             wait_all(in_flight)
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if stage is not None:
+                stage.shutdown(wait=True, cancel_futures=True)
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -317,10 +313,11 @@ def _write_shards(
     progress: ProgressCallback | None,
     max_slab_bytes: int,
 ) -> WriteStats:
-    """Every shard of a sharded scale in turn, each encoded by ``jobs`` threads."""
+    """Every shard of a sharded scale in turn, each encoded by ``jobs`` threads while the next
+    slab is read."""
     existing = set() if overwrite else volume.shards.shard_files()
     stats = WriteStats()
-    pool = concurrent.futures.ThreadPoolExecutor(jobs) if jobs > 1 else None
+    pool = concurrent.futures.ThreadPoolExecutor(1) if jobs > 1 else None
     try:
         for shard in volume.shards.shard_boxes():
             if shard.shard in existing:
@@ -337,6 +334,7 @@ def _write_shards(
                 pool=pool,
                 progress=progress,
                 max_slab_bytes=max_slab_bytes,
+                jobs=jobs,
             )
     finally:
         if pool is not None:
@@ -353,33 +351,32 @@ def write_shard_from(
     pool: concurrent.futures.Executor | None = None,
     progress: ProgressCallback | None = None,
     max_slab_bytes: int = DEFAULT_MAX_SLAB_BYTES,
+    jobs: int | None = 1,
 ) -> WriteStats:
     """Write one shard of a sharded scale from a (C, Z, Y, X) array-like of the scale's shape.
 
-    The shard's box is read slab by slab and its chunks encoded (in ``pool`` if given, while the
-    next slab is read); the shard file is then built and written whole, atomically. Memory: the
-    shard's encoded chunks and two slabs.
+    The shard's box is read slab by slab and each slab's chunks encoded on ``jobs`` threads (in
+    ``pool`` if given, while the next slab is read); the shard file is then built and written
+    whole, atomically. Memory: the shard's encoded chunks and two slabs.
     """
     started = time.perf_counter()
     packed: dict[Box, bytes | bytearray] = {}
 
-    def pack(box: Box, chunk: np.ndarray) -> None:
-        packed[box] = volume.encode_shard_chunk(box, chunk, gzip_level=gzip_level)
+    def pack(slab: Box, data: np.ndarray) -> None:
+        boxes = list(volume.chunk_boxes(slab))
+        stored = encode_chunks(volume, slab, data, boxes, gzip_level=gzip_level, jobs=jobs)
+        packed.update(zip(boxes, stored, strict=True))
         if progress is not None:
-            progress(1)
+            progress(len(boxes))
 
     in_flight: list[concurrent.futures.Future[None]] = []
     for slab in plan_slabs(volume, max_slab_bytes, volume.shards.shard_region(shard)):
         data = read_slab(source, volume, slab)
-        chunks = [
-            (box, data[(slice(None), *box.slices_within(slab))]) for box in volume.chunk_boxes(slab)
-        ]
         if pool is None:
-            for box, chunk in chunks:
-                pack(box, chunk)
+            pack(slab, data)
             continue
         wait_all(in_flight)  # the slab before this one: at most two slabs in memory
-        in_flight = [pool.submit(pack, box, chunk) for box, chunk in chunks]
+        in_flight = [pool.submit(pack, slab, data)]
     wait_all(in_flight)
     return write_encoded_shard(volume, shard, packed, started=started)
 

@@ -49,6 +49,12 @@ class Store(ABC):
         :raises CorruptObjectError: if the object is not what its form says (bad gzip, too large)
         """
 
+    def read_stored(self, key: str) -> tuple[bytes, bool] | None:
+        """The object's bytes as kept and whether they are gzipped (one gzip member), or None if
+        there is none: for callers that gunzip many objects at once. By default, as read."""
+        data = self.read(key)
+        return None if data is None else (data, False)
+
     @abstractmethod
     def read_range(self, key: str, start: int, stop: int) -> bytes | None:
         """Bytes ``start`` to ``stop`` (exclusive) of a plain object, fewer if it ends sooner;
@@ -58,6 +64,13 @@ class Store(ABC):
     def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
         """Store an object atomically, gzipped at ``gzip_level`` unless it is None; the other form
         of the same key, if present, is removed. Returns the bytes stored."""
+
+    @abstractmethod
+    def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
+        """Store an object already gzipped (one gzip member, as
+        :func:`~ngcodec.precomputed.store.compression.gzip_compress` makes) as :meth:`write`
+        stores gzipped objects; for callers that gzip many objects at once. Returns the bytes
+        stored."""
 
     @abstractmethod
     def delete(self, key: str) -> bool:

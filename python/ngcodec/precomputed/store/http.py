@@ -36,6 +36,9 @@ class HTTPStore(ObjectStore):
     def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
         self._read_only(key)
 
+    def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
+        self._read_only(key)
+
     def delete(self, key: str) -> bool:
         self._read_only(key)
 

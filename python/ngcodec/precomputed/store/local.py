@@ -50,18 +50,21 @@ class LocalStore(Store):
         return self.root / (key + (GZIP_SUFFIX if gzipped else ""))
 
     def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        stored = self.read_stored(key)
+        if stored is None or not stored[1]:
+            return None if stored is None else stored[0]
+        try:
+            return gzip_decompress(stored[0], max_size)
+        except InvalidFormatError as exc:
+            name = self._path(key, gzipped=True).name
+            raise CorruptObjectError(f"{name} is not gzip: {exc}") from exc
+
+    def read_stored(self, key: str) -> tuple[bytes, bool] | None:
         for gzipped in (False, True):
-            path = self._path(key, gzipped=gzipped)
             try:
-                data = path.read_bytes()
+                return self._path(key, gzipped=gzipped).read_bytes(), gzipped
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            if not gzipped:
-                return data
-            try:
-                return gzip_decompress(data, max_size)
-            except InvalidFormatError as exc:
-                raise CorruptObjectError(f"{path.name} is not gzip: {exc}") from exc
         return None
 
     def read_range(self, key: str, start: int, stop: int) -> bytes | None:
@@ -75,10 +78,14 @@ class LocalStore(Store):
             return None
 
     def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
-        gzipped = gzip_level is not None
-        if gzipped:
-            assert gzip_level is not None
-            data = gzip_compress(data, gzip_level)
+        if gzip_level is not None:
+            return self.write_gzipped(key, gzip_compress(data, gzip_level))
+        return self._write_file(key, data, gzipped=False)
+
+    def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
+        return self._write_file(key, data, gzipped=True)
+
+    def _write_file(self, key: str, data: bytes | bytearray, *, gzipped: bool) -> int:
         path = self._path(key, gzipped=gzipped)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{_writer_tag()}.{uuid.uuid4().hex}{TEMP_SUFFIX}")

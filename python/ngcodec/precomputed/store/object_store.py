@@ -180,6 +180,15 @@ class ObjectStore(Store):
             raise request_error(exc, self.url(key)) from exc
 
     def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
+        stored = self.read_stored(key)
+        if stored is None or not stored[1]:
+            return None if stored is None else stored[0]
+        try:
+            return gzip_decompress(stored[0], max_size)
+        except InvalidFormatError as exc:
+            raise CorruptObjectError(f"{self.url(key)} is not gzip: {exc}") from exc
+
+    def read_stored(self, key: str) -> tuple[bytes, bool] | None:
         result = self._get(key)
         gzipped = result is not None and result.attributes.get(_CONTENT_ENCODING) == "gzip"
         if result is None:
@@ -189,15 +198,9 @@ class ObjectStore(Store):
         if result is None:
             return None
         try:
-            data = result.bytes()
+            return bytes(result.bytes()), gzipped
         except Exception as exc:
             raise request_error(exc, self.url(key)) from exc
-        if not gzipped:
-            return bytes(data)
-        try:
-            return gzip_decompress(data, max_size)
-        except InvalidFormatError as exc:
-            raise CorruptObjectError(f"{self.url(key)} is not gzip: {exc}") from exc
 
     def read_range(self, key: str, start: int, stop: int) -> bytes | None:
         if stop <= start:
@@ -251,10 +254,14 @@ class ObjectStore(Store):
     # --- writing -------------------------------------------------------------------------------
 
     def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
-        attributes = {}
         if gzip_level is not None:
-            data = gzip_compress(data, gzip_level)
-            attributes[_CONTENT_ENCODING] = "gzip"
+            return self.write_gzipped(key, gzip_compress(data, gzip_level))
+        return self._write_object(key, data, {})
+
+    def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
+        return self._write_object(key, data, {_CONTENT_ENCODING: "gzip"})
+
+    def _write_object(self, key: str, data: bytes | bytearray, attributes: dict[str, str]) -> int:
         with self._lock:
             batched = self._batch_depth > 0
             if self._failure is not None and batched:
