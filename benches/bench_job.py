@@ -28,6 +28,7 @@ from bench_pyramid import pinky40
 from harness import DEFAULT_DATA, machine
 
 from ngcodec import chunk_batch
+from ngcodec.precomputed.pipeline import encode
 from ngcodec.precomputed.pipeline.convert import write_volume
 from ngcodec.precomputed.pipeline.encode import encode_chunks, write_stored_chunk
 from ngcodec.precomputed.pipeline.write import dataset_info, plan_slabs, read_slab
@@ -58,13 +59,18 @@ def python_zlib() -> Iterator[None]:
     def decompress(data: bytes, max_size: int | None = None) -> bytes:
         return zlib.decompress(data, 31)
 
-    saved = local.gzip_compress, local.gzip_decompress
-    local.gzip_compress, local.gzip_decompress = compress, decompress  # type: ignore[assignment]
+    # Every module that gzips or gunzips chunks by name, patched where it looks the name up.
+    patched = [(local, "gzip_compress", compress), (local, "gzip_decompress", decompress)]
+    patched.append((encode, "gzip_compress", compress))
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patched]
+    for module, name, function in patched:
+        setattr(module, name, function)
     try:
         with chunk_by_chunk():
             yield
     finally:
-        local.gzip_compress, local.gzip_decompress = saved
+        for module, name, function in saved:
+            setattr(module, name, function)
 
 
 LAYOUT = {
