@@ -266,15 +266,17 @@ def png_codecs(chunk: np.ndarray) -> list[Codec]:
         with PIL.Image.open(io.BytesIO(buf)) as opened:
             return planar(np.asarray(opened), chunk.shape)
 
-    return [
+    codecs: list[Codec] = [
         ("ngcodec png level 6", lambda: encoder.encode(chunk), lambda b: encoder.decode(b, size)),
-        ("Pillow level 6", pillow_encode, pillow_decode),
         (
             "imagecodecs png level 6",
             lambda: imagecodecs.png_encode(image, level=6),
             lambda b: planar(imagecodecs.png_decode(b), chunk.shape),
         ),
     ]
+    if chunk.dtype == np.uint8 or channels == 1:  # Pillow has no 16-bit colour
+        codecs.append(("Pillow level 6", pillow_encode, pillow_decode))
+    return codecs
 
 
 def segmentation_table(labels: np.ndarray, budget: float) -> None:
@@ -392,16 +394,17 @@ def main() -> None:
         ]
         jxl_rows = measure(jxl_codecs(chunk), chunk, budget)
         print_table(f"jxl, {label}", jxl_rows, "jpeg default, for reference")
+    rgba16 = np.concatenate([rgb, grey]).astype(np.uint16) * 257
     for label, chunk in (
         ("grey uint8 1x64³", grey),
         ("RGB uint8 3x64³", rgb),
         ("grey uint16 1x64³", grey.astype(np.uint16) * 257),
+        ("RGBA uint16 4x64³", rgba16),
     ):
-        print_table(
-            f"png, {label}",
-            measure(png_codecs(chunk), chunk, budget, lossless=True),
-            "Pillow level 6",
-        )
+        rows = measure(png_codecs(chunk), chunk, budget, lossless=True)
+        pillow = any(row["codec"] == "Pillow level 6" for row in rows)
+        reference = "Pillow level 6" if pillow else "imagecodecs png level 6"
+        print_table(f"png, {label}", rows, reference)
     segmentation_table(labels, budget)
     markdown(
         ["target", "measured", "needed"],

@@ -223,6 +223,26 @@ mod tests {
     }
 
     #[test]
+    fn damaged_files_decode_or_fail_as_invalid_formats_never_panic() {
+        for (channels, mode) in [
+            (1, Mode::Progressive),
+            (3, Mode::Progressive),
+            (3, Mode::Baseline),
+        ] {
+            let chunk = smooth(channels);
+            let pixels = chunk.len() / channels;
+            let valid = encode(chunk.view(), 12, 90, mode).unwrap();
+            crate::mutations::for_each_mutation(&valid, 2, 150, |damaged| {
+                let decoded = Reader::new(damaged, channels, Some(pixels))
+                    .and_then(|reader| reader.decode_into(&mut vec![0; chunk.len()]));
+                if let Err(error) = decoded {
+                    assert!(matches!(error, crate::Error::InvalidFormat(_)), "{error}");
+                }
+            });
+        }
+    }
+
+    #[test]
     fn bad_shapes_are_invalid_arguments() {
         let chunk = smooth(1);
         assert!(encode(chunk.view(), 7, 90, Mode::Baseline).is_err());

@@ -1,4 +1,5 @@
-//! Bindings of the image and segmentation codecs beside Neuroglancer's own (jpeg, compresso).
+//! Bindings of the image and segmentation codecs beside Neuroglancer's own (jpeg, png,
+//! compresso).
 
 use numpy::{PyArrayMethods, PyReadonlyArray4};
 use pyo3::exceptions::PyValueError;
@@ -12,6 +13,14 @@ use crate::compressed_segmentation::Shape3;
 use crate::compresso;
 use crate::element::Element;
 use crate::jpeg;
+use crate::png;
+
+/// A (C, Z, Y, X) chunk of an image format's samples, in any layout.
+#[derive(FromPyObject)]
+pub(super) enum ImageChunk<'py> {
+    U8(PyReadonlyArray4<'py, u8>),
+    U16(PyReadonlyArray4<'py, u16>),
+}
 
 /// Encodes a (C, Z, Y, X) uint8 chunk of 1 or 3 channels as a JPEG image `width` pixels wide.
 #[pyfunction]
@@ -53,6 +62,67 @@ pub(super) fn jpeg_decode<'py>(
     // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
     let reader = jpeg::Reader::new(buf, num_channels, pixels).map_err(to_py_err)?;
     let array = empty::<u8>(py, [num_channels, z, y, x])?;
+    {
+        let mut writable = array.try_readwrite()?;
+        let planes = writable.as_slice_mut()?;
+        py.detach(|| reader.decode_into(planes))
+            .map_err(to_py_err)?;
+    }
+    Ok(array.into_any())
+}
+
+/// Encodes a (C, Z, Y, X) uint8 or uint16 chunk of 1 to 4 channels as a PNG image `width` pixels
+/// wide, at zlib `level` 0 to 9.
+#[pyfunction]
+pub(super) fn png_encode<'py>(
+    py: Python<'py>,
+    chunk: ImageChunk<'py>,
+    width: usize,
+    level: u8,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let encoded = match &chunk {
+        ImageChunk::U8(array) => {
+            let view = array.as_array();
+            py.detach(|| png::encode(view, width, level))
+        }
+        ImageChunk::U16(array) => {
+            let view = array.as_array();
+            py.detach(|| png::encode(view, width, level))
+        }
+    }
+    .map_err(to_py_err)?;
+    Ok(PyBytes::new(py, &encoded))
+}
+
+/// Decodes a PNG into a new (C, Z, Y, X) array of `num_channels` (1 to 4) channels of
+/// `sample_bytes` (1: uint8, 2: uint16).
+#[pyfunction]
+pub(super) fn png_decode<'py>(
+    py: Python<'py>,
+    buf: EncodedChunk<'py>,
+    chunk_size: Shape3,
+    num_channels: usize,
+    sample_bytes: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let buf = buf.as_bytes()?;
+    let [x, y, z] = chunk_size;
+    let pixels = x.checked_mul(y).and_then(|xy| xy.checked_mul(z));
+    // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
+    let reader = png::Reader::new(buf, num_channels, sample_bytes, pixels).map_err(to_py_err)?;
+    let shape = [num_channels, z, y, x];
+    if sample_bytes == 1 {
+        decode_png::<u8>(py, reader, shape)
+    } else {
+        decode_png::<u16>(py, reader, shape)
+    }
+}
+
+fn decode_png<'py, T: Element + numpy::Element>(
+    py: Python<'py>,
+    reader: png::Reader<'_>,
+    shape: [usize; 4],
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = empty::<T>(py, shape)?;
     {
         let mut writable = array.try_readwrite()?;
         let planes = writable.as_slice_mut()?;
