@@ -79,10 +79,7 @@ fn check(spec: &ShardingSpec, shard: u64, file: &[u8]) {
         let bytes = &rebuilt[range.start as usize..range.end as usize];
         let location = Location { shard, minishard };
         for entry in parse_minishard_index(spec, location, bytes).unwrap() {
-            found.push((
-                entry.id,
-                &rebuilt[entry.range.start as usize..entry.range.end as usize],
-            ));
+            found.push((entry.id, &rebuilt[entry.range.start as usize..entry.range.end as usize]));
         }
     }
     chunks.sort_unstable();
