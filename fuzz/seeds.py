@@ -204,13 +204,14 @@ def image_seeds() -> None:
 
     raw = np.fromfile(TESTDATA / "pinky40_crop192_64cube_uint32_F.dat", "<u4")
     labels = np.ascontiguousarray(raw.reshape((64,) * 3, order="F").T[:4, :12, :16])  # (Z, Y, X)
-    grey = (labels * 37 % 200 + 30).astype(np.uint8)[None]
+    grain = np.random.default_rng(0).integers(0, 24, labels.shape)
+    grey = (labels * 37 % 200 + 30 + grain).astype(np.uint8)[None]
     rgb = np.concatenate([grey, grey // 2, 255 - grey])
     for channels, chunk in ((1, grey), (3, rgb)):
         pixels = struct.pack("<I", grey.size)[:3]
         for mode in ("progressive", "baseline"):
             encoder = ce.JpegChunkEncoder("uint8", channels, jpeg_quality=80, jpeg_mode=mode)
-            seed = bytes([channels == 3]) + pixels + encoder.encode(chunk)
+            seed = bytes([2 | (channels == 3)]) + pixels + encoder.encode(chunk)
             write("jpeg_decode", seed, f"{mode}_{channels}ch")
     for channels in (1, 2, 3, 4):
         for data_type, depth in (("uint8", 0), ("uint16", 4)):
