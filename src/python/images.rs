@@ -61,12 +61,22 @@ pub(super) fn jpeg_decode<'py>(
     let pixels = x.checked_mul(y).and_then(|xy| xy.checked_mul(z));
     // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
     let reader = jpeg::Reader::new(buf, num_channels, pixels).map_err(to_py_err)?;
-    let array = empty::<u8>(py, [num_channels, z, y, x])?;
+    decode_new::<u8>(py, [num_channels, z, y, x], |planes| {
+        reader.decode_into(planes)
+    })
+}
+
+/// A new (C, Z, Y, X) array of `shape`, filled by `decode` with the GIL released.
+fn decode_new<'py, T: numpy::Element>(
+    py: Python<'py>,
+    shape: [usize; 4],
+    decode: impl FnOnce(&mut [T]) -> crate::Result<()> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = empty::<T>(py, shape)?;
     {
         let mut writable = array.try_readwrite()?;
-        let planes = writable.as_slice_mut()?;
-        py.detach(|| reader.decode_into(planes))
-            .map_err(to_py_err)?;
+        let out = writable.as_slice_mut()?;
+        py.detach(|| decode(out)).map_err(to_py_err)?;
     }
     Ok(array.into_any())
 }
@@ -111,25 +121,10 @@ pub(super) fn png_decode<'py>(
     let reader = png::Reader::new(buf, num_channels, sample_bytes, pixels).map_err(to_py_err)?;
     let shape = [num_channels, z, y, x];
     if sample_bytes == 1 {
-        decode_png::<u8>(py, reader, shape)
+        decode_new::<u8>(py, shape, |planes| reader.decode_into(planes))
     } else {
-        decode_png::<u16>(py, reader, shape)
+        decode_new::<u16>(py, shape, |planes| reader.decode_into(planes))
     }
-}
-
-fn decode_png<'py, T: Element + numpy::Element>(
-    py: Python<'py>,
-    reader: png::Reader<'_>,
-    shape: [usize; 4],
-) -> PyResult<Bound<'py, PyAny>> {
-    let array = empty::<T>(py, shape)?;
-    {
-        let mut writable = array.try_readwrite()?;
-        let planes = writable.as_slice_mut()?;
-        py.detach(|| reader.decode_into(planes))
-            .map_err(to_py_err)?;
-    }
-    Ok(array.into_any())
 }
 
 /// Decodes compresso into a new (1, Z, Y, X) array of unsigned labels of `label_bytes` bytes.
@@ -160,12 +155,7 @@ fn decode_compresso<'py, T: Element + numpy::Element>(
     // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
     compresso::check_header(buf, chunk_size, T::SIZE).map_err(to_py_err)?;
     let [x, y, z] = chunk_size;
-    let array = empty::<T>(py, [1, z, y, x])?;
-    {
-        let mut writable = array.try_readwrite()?;
-        let out = writable.as_slice_mut()?;
-        py.detach(|| compresso::decode_into(buf, chunk_size, out))
-            .map_err(to_py_err)?;
-    }
-    Ok(array.into_any())
+    decode_new::<T>(py, [1, z, y, x], |out| {
+        compresso::decode_into(buf, chunk_size, out)
+    })
 }
