@@ -81,9 +81,10 @@ pub fn encode<T: Element>(chunk: ArrayView4<'_, T>, width: usize, level: u8) -> 
     if width == 0 || pixels == 0 || pixels % width != 0 {
         return invalid_argument!("{pixels} pixels do not make an image {width} pixels wide");
     }
-    let (Ok(png_width), Ok(png_height)) = (u32::try_from(width), u32::try_from(pixels / width))
-    else {
-        return invalid_argument!("a PNG image is at most 2^32 - 1 pixels a side");
+    // PNG's limit: sides fit in 31 bits.
+    let side = |pixels: usize| i32::try_from(pixels).map(|side| side as u32);
+    let (Ok(png_width), Ok(png_height)) = (side(width), side(pixels / width)) else {
+        return invalid_argument!("a PNG image is at most 2^31 - 1 pixels a side");
     };
     let mut samples = interleave(chunk);
     if native_is_not_big_endian::<T>() {
