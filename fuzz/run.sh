@@ -17,7 +17,8 @@ seconds=${1:-300}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(raw_decode cseg_decode_u32 cseg_decode_u64 round_trip shard_index gzip_decompress)
+    targets=(raw_decode cseg_decode_u32 cseg_decode_u64 round_trip shard_index gzip_decompress
+        jpeg_decode png_decode compresso_decode)
 fi
 
 export RUSTC_BOOTSTRAP=1

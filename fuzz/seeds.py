@@ -194,6 +194,39 @@ def gzip_seeds() -> None:
     write("gzip_decompress", b"\x00\xff\xff" + bomb, "bomb_1MiB_zeros")
 
 
+def image_seeds() -> None:
+    """jpeg, png and compresso files as ngcodec and the compresso package write them, from a crop
+    of the pinky40 labels (needs ngcodec and compresso installed)."""
+    import compresso
+    import numpy as np
+
+    import ngcodec.chunk_encoding as ce
+
+    raw = np.fromfile(TESTDATA / "pinky40_crop192_64cube_uint32_F.dat", "<u4")
+    labels = np.ascontiguousarray(raw.reshape((64,) * 3, order="F").T[:4, :12, :16])  # (Z, Y, X)
+    grain = np.random.default_rng(0).integers(0, 24, labels.shape)
+    grey = (labels * 37 % 200 + 30 + grain).astype(np.uint8)[None]
+    rgb = np.concatenate([grey, grey // 2, 255 - grey])
+    for channels, chunk in ((1, grey), (3, rgb)):
+        pixels = struct.pack("<I", grey.size)[:3]
+        for mode in ("progressive", "baseline"):
+            encoder = ce.JpegChunkEncoder("uint8", channels, jpeg_quality=80, jpeg_mode=mode)
+            seed = bytes([2 | (channels == 3)]) + pixels + encoder.encode(chunk)
+            write("jpeg_decode", seed, f"{mode}_{channels}ch")
+    for channels in (1, 2, 3, 4):
+        for data_type, depth in (("uint8", 0), ("uint16", 4)):
+            chunk = np.concatenate([grey, rgb])[:channels].astype(data_type) * (1 + depth * 64)
+            encoded = ce.PngChunkEncoder(data_type, channels).encode(chunk)
+            seed = bytes([8 | depth | (channels - 1)]) + encoded
+            write("png_decode", seed, f"{data_type}_{channels}ch")
+    for dtype in ("uint8", "uint16", "uint32", "uint64"):
+        small = (labels % 251).astype(dtype)
+        write("compresso_decode", bytes(compresso.compress(small.T)), f"pinky40_{dtype}")
+    write("compresso_decode", bytes(compresso.compress(labels.T, connectivity=6)), "connectivity_6")
+    version_0 = compresso.compress(labels.T, random_access_z_index=False)
+    write("compresso_decode", bytes(version_0), "version_0")
+
+
 if __name__ == "__main__":
     testdata_seeds()
     crafted_seeds()
@@ -201,5 +234,6 @@ if __name__ == "__main__":
     round_trip_seeds()
     shard_index_seeds()
     gzip_seeds()
+    image_seeds()
     total = sum(p.stat().st_size for p in (FUZZ / "corpus").rglob("*") if p.is_file())
     print(f"seed corpus: {total} bytes")

@@ -429,6 +429,43 @@ mod tests {
     }
 
     #[test]
+    fn damaged_streams_decode_or_fail_as_invalid_formats_never_panic() {
+        // Both versions, both connectivities, 16- and 64-bit windows, boundaries with and without
+        // locations: a 4x4x2 chunk whose windows all take value 0 or 1.
+        for (version, connectivity, steps) in [(0, 4, [4, 4, 1]), (1, 6, [4, 4, 4])] {
+            let mut valid = header(version, [4, 4, 2], 3, 2, 2);
+            valid[12..15].copy_from_slice(&steps);
+            valid[35] = connectivity;
+            [5u32, 6, 7]
+                .iter()
+                .for_each(|id| valid.extend(id.to_le_bytes()));
+            let window_bytes = if steps[2] == 1 { 2 } else { 8 };
+            for value in [0b0110_0000_0000_0000u64, 0b1000_0001] {
+                valid.extend(&value.to_le_bytes()[..window_bytes]);
+            }
+            [8u32, 9]
+                .iter()
+                .for_each(|id| valid.extend(id.to_le_bytes()));
+            // Window codes: value 0 for the first window, value 1 for the second if any.
+            let windows = if version == 0 { 2 } else { 1 };
+            for code in [0u64, 2].iter().take(windows) {
+                valid.extend(&code.to_le_bytes()[..window_bytes]);
+            }
+            if version == 1 {
+                valid.extend([0; 4]); // the z index: one byte per slice, twice
+            }
+            let mut labels = [0u32; 32];
+            decode_into(&valid, [4, 4, 2], &mut labels).unwrap();
+            crate::mutations::for_each_mutation(&valid, 4, 2000, |damaged| {
+                let mut out = [0u32; 32];
+                if let Err(error) = decode_into(damaged, [4, 4, 2], &mut out) {
+                    assert!(matches!(error, crate::Error::InvalidFormat(_)), "{error}");
+                }
+            });
+        }
+    }
+
+    #[test]
     fn every_structural_fault_is_an_invalid_format() {
         let good = {
             let mut buf = header(0, [3, 2, 2], 2, 0, 0);

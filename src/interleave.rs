@@ -15,6 +15,15 @@ pub fn interleave<T: Copy + Default>(chunk: ArrayView4<'_, T>) -> Cow<'_, [T]> {
         }
     }
     let mut pixels = vec![T::default(); chunk.len()];
+    if let Some(planes) = chunk.to_slice().filter(|_| channels > 0) {
+        // C order, the usual case: plain slices, several times faster than ndarray's iterators.
+        let plane_len = planes.len() / channels;
+        for (channel, plane) in planes.chunks_exact(plane_len.max(1)).enumerate() {
+            let samples = pixels.iter_mut().skip(channel).step_by(channels);
+            samples.zip(plane).for_each(|(out, &value)| *out = value);
+        }
+        return Cow::Owned(pixels);
+    }
     for (channel, plane) in chunk.outer_iter().enumerate() {
         let samples = pixels.iter_mut().skip(channel).step_by(channels);
         samples

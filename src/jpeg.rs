@@ -4,7 +4,7 @@
 //! 1 channel is greyscale, 3 are RGB (stored as YCbCr, 4:4:4, as Pillow and the reference do).
 
 use ndarray::ArrayView4;
-use turbojpeg::{Colorspace, Compressor, Decompressor, Image, PixelFormat, Subsamp};
+use turbojpeg::{Colorspace, Compressor, Decompressor, Image, PixelFormat, Subsamp, YuvImage};
 
 use crate::error::{invalid_argument, invalid_format, Result};
 use crate::interleave::{deinterleave, interleave};
@@ -68,6 +68,8 @@ pub struct Reader<'a> {
     height: usize,
     channels: usize,
     format: PixelFormat,
+    /// YCbCr without subsampling: decoded as planes straight into the output (see `decode_into`).
+    full_ycc: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -105,6 +107,7 @@ impl<'a> Reader<'a> {
             height: header.height,
             channels,
             format,
+            full_ycc: header.colorspace == Colorspace::YCbCr && header.subsamp == Subsamp::None,
         })
     }
 
@@ -130,6 +133,24 @@ impl<'a> Reader<'a> {
                 .decompress(self.buf, output)
                 .map_err(decode_error);
         }
+        if self.full_ycc {
+            // The Y, Cb and Cr planes are the R, G and B planes' places: decoded there and
+            // converted in place, with no interleaved copy to split (a fifth faster).
+            let output = YuvImage {
+                pixels: &mut *planes,
+                width: self.width,
+                align: 1,
+                height: self.height,
+                subsamp: Subsamp::None,
+            };
+            self.decompressor
+                .decompress_to_yuv(self.buf, output)
+                .map_err(decode_error)?;
+            let (luma, chroma) = planes.split_at_mut(planes.len() / 3);
+            let (blue, red) = chroma.split_at_mut(luma.len());
+            ycc_to_rgb(luma, blue, red);
+            return Ok(());
+        }
         let mut samples = vec![0; planes.len()];
         let output = image(&mut samples);
         self.decompressor
@@ -137,6 +158,26 @@ impl<'a> Reader<'a> {
             .map_err(decode_error)?;
         deinterleave(&samples, self.channels, planes);
         Ok(())
+    }
+}
+
+/// libjpeg's conversion of YCbCr to RGB (`jdcolor.c`, whose SIMD versions give the same values),
+/// in place: each pixel's Y, Cb and Cr become its R, G and B.
+fn ycc_to_rgb(luma: &mut [u8], blue: &mut [u8], red: &mut [u8]) {
+    // 16-bit fixed point: 1.402, 0.34414, 0.71414 and 1.772 times 2^16, rounded; half for rounding.
+    const HALF: i32 = 1 << 15;
+    let samples = luma.iter_mut().zip(blue.iter_mut().zip(red.iter_mut()));
+    for (y, (cb, cr)) in samples {
+        let (luma, cb_offset, cr_offset) =
+            (i32::from(*y), i32::from(*cb) - 128, i32::from(*cr) - 128);
+        let r = luma + ((91_881 * cr_offset + HALF) >> 16);
+        let g = luma + ((HALF - 22_554 * cb_offset - 46_802 * cr_offset) >> 16);
+        let b = luma + ((116_130 * cb_offset + HALF) >> 16);
+        (*y, *cb, *cr) = (
+            r.clamp(0, 255) as u8,
+            g.clamp(0, 255) as u8,
+            b.clamp(0, 255) as u8,
+        );
     }
 }
 
@@ -192,6 +233,43 @@ mod tests {
     }
 
     #[test]
+    fn planar_decoding_gives_libjpeg_turbos_rgb_pixels() {
+        // Noise over the whole range, so that the conversion clamps in every direction.
+        let mut random = crate::mutations::Random::new(7);
+        let noise = Array4::from_shape_simple_fn((3, 3, 17, 21), || random.next_u64() as u8);
+        for chunk in [noise, smooth(3)] {
+            let width = chunk.shape()[3];
+            let pixels = chunk.len() / 3;
+            for (quality, mode) in [
+                (95, Mode::Progressive),
+                (40, Mode::Baseline),
+                (100, Mode::Baseline),
+            ] {
+                let encoded = encode(chunk.view(), width, quality, mode).unwrap();
+                let mut planes = vec![0; chunk.len()];
+                let reader = Reader::new(&encoded, 3, Some(pixels)).unwrap();
+                assert!(reader.full_ycc);
+                reader.decode_into(&mut planes).unwrap();
+                let mut rgb = vec![0; chunk.len()];
+                let image = Image {
+                    pixels: &mut rgb[..],
+                    width,
+                    pitch: width * 3,
+                    height: pixels / width,
+                    format: PixelFormat::RGB,
+                };
+                Decompressor::new()
+                    .unwrap()
+                    .decompress(&encoded, image)
+                    .unwrap();
+                let mut expected = vec![0; chunk.len()];
+                deinterleave(&rgb, 3, &mut expected);
+                assert_eq!(planes, expected, "quality {quality}");
+            }
+        }
+    }
+
+    #[test]
     fn baseline_is_larger_than_progressive_but_not_by_much() {
         let chunk = smooth(3);
         let progressive = round_trip(&chunk, 12, Mode::Progressive).len();
@@ -220,6 +298,38 @@ mod tests {
         let reader = Reader::new(&grey[..scan + 20], 1, Some(720)).unwrap();
         let error = reader.decode_into(&mut [0; 720]).unwrap_err();
         assert!(matches!(error, crate::Error::InvalidFormat(_)), "{error}");
+        // Also when colour is decoded as planes, and when the file still ends with its marker.
+        let rgb = encode(smooth(3).view(), 12, 90, Mode::Progressive).unwrap();
+        let scan = rgb.windows(2).position(|w| w == [0xff, 0xda]).unwrap();
+        for cut in [
+            rgb[..scan + 40].to_vec(),
+            [&rgb[..scan + 40], &[0xff, 0xd9]].concat(),
+        ] {
+            let reader = Reader::new(&cut, 3, Some(720)).unwrap();
+            assert!(reader.full_ycc);
+            let error = reader.decode_into(&mut [0; 2160]).unwrap_err();
+            assert!(matches!(error, crate::Error::InvalidFormat(_)), "{error}");
+        }
+    }
+
+    #[test]
+    fn damaged_files_decode_or_fail_as_invalid_formats_never_panic() {
+        for (channels, mode) in [
+            (1, Mode::Progressive),
+            (3, Mode::Progressive),
+            (3, Mode::Baseline),
+        ] {
+            let chunk = smooth(channels);
+            let pixels = chunk.len() / channels;
+            let valid = encode(chunk.view(), 12, 90, mode).unwrap();
+            crate::mutations::for_each_mutation(&valid, 2, 150, |damaged| {
+                let decoded = Reader::new(damaged, channels, Some(pixels))
+                    .and_then(|reader| reader.decode_into(&mut vec![0; chunk.len()]));
+                if let Err(error) = decoded {
+                    assert!(matches!(error, crate::Error::InvalidFormat(_)), "{error}");
+                }
+            });
+        }
     }
 
     #[test]

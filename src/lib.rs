@@ -12,6 +12,9 @@ pub mod error;
 pub mod gzip;
 pub mod interleave;
 pub mod jpeg;
+#[cfg(test)]
+mod mutations;
+pub mod png;
 pub mod raw;
 pub mod sharding;
 

@@ -11,6 +11,7 @@ CI):
     NGCODEC_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz_api.py     # a longer run
 """
 
+import importlib.util
 import os
 
 import numpy as np
@@ -40,9 +41,11 @@ def encoders() -> list[ce.ChunkEncoder]:
         ce.JpegChunkEncoder("uint8", 1),
         ce.JpegChunkEncoder("uint8", 3, jpeg_quality=40, jpeg_plane="xz"),
     ]
-    png = getattr(ce, "PngChunkEncoder", None)
-    if png is not None:
-        found += [png("uint8", c) for c in (1, 2, 3, 4)] + [png("uint16", 1)]
+    found += [ce.PngChunkEncoder(t, c) for t in ("uint8", "uint16") for c in (1, 2, 3, 4)]
+    if importlib.util.find_spec("compresso") is not None:
+        found += [ce.CompressoEncoder(t, 1) for t in ("uint8", "uint16", "uint32", "uint64")]
+    if importlib.util.find_spec("imagecodecs") is not None:
+        found += [ce.JxlChunkEncoder("uint8", 1, 100), ce.JxlChunkEncoder("uint8", 3)]
     return found
 
 

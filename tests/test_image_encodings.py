@@ -17,6 +17,7 @@ from synthetic import voronoi
 import ngcodec
 import ngcodec.chunk_encoding as ce
 import ngcodec.volume as nv
+from ngcodec.jxl_codec import transcode_jpeg
 
 compresso = pytest.importorskip("compresso")
 imagecodecs = pytest.importorskip("imagecodecs")
@@ -235,13 +236,15 @@ def test_damaged_or_mismatched_jxl_is_refused():
         (encoded, 1, (24, 20, 7)),
         (encoded, 1, (20, 24, 6)),
         (encoded, 3, (24, 20, 6)),
+        # Refused before the output is allocated (the request is 64 GiB).
+        (encoded, 1, (2**16, 2**16, 2**4)),
+        (transcode_jpeg(ce.JpegChunkEncoder("uint8", 1).encode(em_like(1))), 1, (24, 20, 7)),
     ]:
         with pytest.raises(ce.InvalidFormatError, match="could not be decoded"):
             ce.JxlChunkEncoder("uint8", channels).decode(buf, size)
 
 
 def test_jpeg_transcodes_losslessly_to_smaller_jxl():
-    from ngcodec.jxl_codec import transcode_jpeg
 
     chunk = em_like(1, (16, 64, 64))
     jpeg = ce.JpegChunkEncoder("uint8", 1).encode(chunk)
@@ -356,7 +359,9 @@ CLOUD_VOLUME_CASES = [
     ("jpeg", "uint8", 3, ce.JpegChunkEncoder("uint8", 3), {"level": 95}, False),
     ("png", "uint8", 1, ce.PngChunkEncoder("uint8", 1), {}, True),
     ("png", "uint8", 3, ce.PngChunkEncoder("uint8", 3), {}, True),
-    # (cloud-volume's png writer, pyspng, refuses 16-bit greyscale.)
+    # (cloud-volume's png codec, pyspng, takes 16 bits in 2 or 4 channels only.)
+    ("png", "uint16", 2, ce.PngChunkEncoder("uint16", 2), {}, True),
+    ("png", "uint16", 4, ce.PngChunkEncoder("uint16", 4), {}, True),
     ("jxl", "uint8", 1, ce.JxlChunkEncoder("uint8", 1, 100), {"level": 100}, True),
     ("jxl", "uint8", 1, ce.JxlChunkEncoder("uint8", 1), {"level": 90}, False),
     ("compresso", "uint32", 1, ce.CompressoEncoder("uint32", 1), {}, True),

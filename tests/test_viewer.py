@@ -1,6 +1,7 @@
 """The link ``ngcodec serve`` prints, in a real browser: headless Chromium (the machine's, driven by
 playwright) opens it, Neuroglancer's own client (hosted by the server) loads every layer with no
-error, and the values it shows under the mouse are ngcodec's decode of the same voxels."""
+error, and the values it shows under the mouse are ngcodec's decode of the same voxels, for
+images in jpeg, jxl and 16-bit png and segmentations in compressed_segmentation and compresso."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import ngcodec.volume as nv
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("neuroglancer")
+pytest.importorskip("imagecodecs")  # writes jxl
+pytest.importorskip("compresso")
 
 
 def chromium() -> str:
@@ -30,7 +33,9 @@ def chromium() -> str:
     pytest.skip("no Chromium on this machine (apt-get install chromium, or set NGCODEC_CHROMIUM)")
 
 
-JPEG_TOLERANCE = 8
+LAYERS = ["em", "em_jxl", "em_png16", "seg", "seg_compresso"]
+"""The datasets, named as the layers of the link (folders, sorted)."""
+LOSSY_TOLERANCE = 8
 
 # Software WebGL: a headless machine has no GPU.
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
@@ -63,14 +68,21 @@ def test_the_printed_link_shows_the_datasets_in_neuroglancer(tmp_path):
     segmentation[segmentation == 0] = 7  # 0 is the background, which the viewer does not show
     image = ((segmentation * 37) % 200 + 30).astype(np.uint8)
     image += np.random.default_rng(0).integers(0, 20, image.shape, dtype=np.uint8)
+    # 16 bits that all matter: the high byte from the image, the low byte from the labels.
+    image16 = image.astype(np.uint16) * 256 + (segmentation % 251).astype(np.uint16)
     common = {"resolution": (8, 8, 40), "voxel_offset": offset, "chunk_size": (64, 64, 8)}
-    nv.write_volume(segmentation, tmp_path / "seg", encoding="compressed_segmentation", **common)
-    nv.write_volume(image, tmp_path / "em", encoding="jpeg", **common)
-    # What ngcodec decodes is the reference: the viewer has its own JPEG decoder.
-    expected = {
-        "seg": nv.read_volume(tmp_path / "seg")[0],
-        "em": nv.read_volume(tmp_path / "em")[0].astype(int),
-    }
+    for name, volume, encoding in [
+        ("seg", segmentation, "compressed_segmentation"),
+        ("seg_compresso", segmentation, "compresso"),
+        ("em", image, "jpeg"),
+        ("em_jxl", image, "jxl"),
+        ("em_png16", image16, "png"),
+    ]:
+        nv.write_volume(volume, tmp_path / name, encoding=encoding, **common)
+    # What ngcodec decodes is the reference: the viewer has its own JPEG and JPEG XL decoders.
+    expected = {name: nv.read_volume(tmp_path / name)[0] for name in LAYERS}
+    np.testing.assert_array_equal(expected["seg_compresso"], segmentation)
+    np.testing.assert_array_equal(expected["em_png16"], image16)
     served = Served(tmp_path)
     problems: list[str] = []
     try:
@@ -88,7 +100,7 @@ def test_the_printed_link_shows_the_datasets_in_neuroglancer(tmp_path):
                 "() => window.viewer !== undefined && window.viewer.isReady()", timeout=120_000
             )
             state = page.evaluate(VIEWER_STATE)
-            assert [layer["name"] for layer in state["layers"]] == ["em", "seg"]
+            assert [layer["name"] for layer in state["layers"]] == LAYERS
             assert all(layer["errors"] == [] for layer in state["layers"]), state["layers"]
             assert state["names"] == ["x", "y", "z"]
             panel = page.locator(".neuroglancer-rendered-data-panel").first.bounding_box()
@@ -106,12 +118,13 @@ def test_the_printed_link_shows_the_datasets_in_neuroglancer(tmp_path):
                 )
                 if not (0 <= x < 120 and 0 <= y < 90 and 0 <= z < 20):
                     continue
-                segment = int(state["values"]["seg"]["value"])
-                grey = int(state["values"]["em"]["value"])
-                assert segment == expected["seg"][z, y, x], (x, y, z)
-                # Another JPEG decoder (another inverse DCT): a few grey levels apart at most.
-                assert abs(grey - expected["em"][z, y, x]) <= JPEG_TOLERANCE, (x, y, z, grey)
-                assert state["shown"] == [str(grey), str(segment)]
+                shown = {name: int(state["values"][name]["value"]) for name in LAYERS}
+                for name in LAYERS:
+                    # Other lossy decoders (another inverse DCT): a few grey levels apart at most.
+                    tolerance = LOSSY_TOLERANCE if name in ("em", "em_jxl") else 0
+                    error = abs(shown[name] - int(expected[name][z, y, x]))
+                    assert error <= tolerance, (name, x, y, z, shown[name])
+                assert state["shown"] == [str(shown[name]) for name in LAYERS]
                 checked += 1
             browser.close()
         assert checked >= 8

@@ -22,6 +22,8 @@ __all__ = [
     "morton_decode",
     "morton_encode",
     "murmurhash3_x86_128",
+    "png_decode",
+    "png_encode",
     "raw_encode",
     "sharding_find_chunk",
     "sharding_layout",
@@ -80,6 +82,13 @@ def jpeg_encode(chunk: NDArray[np.uint8], width: int, quality: int, progressive:
 def jpeg_decode(
     buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], num_channels: int
 ) -> NDArray[np.uint8]: ...
+def png_encode(chunk: NDArray[np.uint8] | NDArray[np.uint16], width: int, level: int) -> bytes: ...
+def png_decode(
+    buf: bytes | NDArray[np.uint8],
+    chunk_size: tuple[int, int, int],
+    num_channels: int,
+    sample_bytes: int,
+) -> NDArray[np.uint8] | NDArray[np.uint16]: ...
 def compresso_decode(
     buf: bytes | NDArray[np.uint8], chunk_size: tuple[int, int, int], label_bytes: int
 ) -> NDArray[np.unsignedinteger]: ...

@@ -1,4 +1,5 @@
-//! Bindings of the image and segmentation codecs beside Neuroglancer's own (jpeg, compresso).
+//! Bindings of the image and segmentation codecs beside Neuroglancer's own (jpeg, png,
+//! compresso).
 
 use numpy::{PyArrayMethods, PyReadonlyArray4};
 use pyo3::exceptions::PyValueError;
@@ -12,6 +13,14 @@ use crate::compressed_segmentation::Shape3;
 use crate::compresso;
 use crate::element::Element;
 use crate::jpeg;
+use crate::png;
+
+/// A (C, Z, Y, X) chunk of an image format's samples, in any layout.
+#[derive(FromPyObject)]
+pub(super) enum ImageChunk<'py> {
+    U8(PyReadonlyArray4<'py, u8>),
+    U16(PyReadonlyArray4<'py, u16>),
+}
 
 /// Encodes a (C, Z, Y, X) uint8 chunk of 1 or 3 channels as a JPEG image `width` pixels wide.
 #[pyfunction]
@@ -52,14 +61,70 @@ pub(super) fn jpeg_decode<'py>(
     let pixels = x.checked_mul(y).and_then(|xy| xy.checked_mul(z));
     // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
     let reader = jpeg::Reader::new(buf, num_channels, pixels).map_err(to_py_err)?;
-    let array = empty::<u8>(py, [num_channels, z, y, x])?;
+    decode_new::<u8>(py, [num_channels, z, y, x], |planes| {
+        reader.decode_into(planes)
+    })
+}
+
+/// A new (C, Z, Y, X) array of `shape`, filled by `decode` with the GIL released.
+fn decode_new<'py, T: numpy::Element>(
+    py: Python<'py>,
+    shape: [usize; 4],
+    decode: impl FnOnce(&mut [T]) -> crate::Result<()> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = empty::<T>(py, shape)?;
     {
         let mut writable = array.try_readwrite()?;
-        let planes = writable.as_slice_mut()?;
-        py.detach(|| reader.decode_into(planes))
-            .map_err(to_py_err)?;
+        let out = writable.as_slice_mut()?;
+        py.detach(|| decode(out)).map_err(to_py_err)?;
     }
     Ok(array.into_any())
+}
+
+/// Encodes a (C, Z, Y, X) uint8 or uint16 chunk of 1 to 4 channels as a PNG image `width` pixels
+/// wide, at zlib `level` 0 to 9.
+#[pyfunction]
+pub(super) fn png_encode<'py>(
+    py: Python<'py>,
+    chunk: ImageChunk<'py>,
+    width: usize,
+    level: u8,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let encoded = match &chunk {
+        ImageChunk::U8(array) => {
+            let view = array.as_array();
+            py.detach(|| png::encode(view, width, level))
+        }
+        ImageChunk::U16(array) => {
+            let view = array.as_array();
+            py.detach(|| png::encode(view, width, level))
+        }
+    }
+    .map_err(to_py_err)?;
+    Ok(PyBytes::new(py, &encoded))
+}
+
+/// Decodes a PNG into a new (C, Z, Y, X) array of `num_channels` (1 to 4) channels of
+/// `sample_bytes` (1: uint8, 2: uint16).
+#[pyfunction]
+pub(super) fn png_decode<'py>(
+    py: Python<'py>,
+    buf: EncodedChunk<'py>,
+    chunk_size: Shape3,
+    num_channels: usize,
+    sample_bytes: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let buf = buf.as_bytes()?;
+    let [x, y, z] = chunk_size;
+    let pixels = x.checked_mul(y).and_then(|xy| xy.checked_mul(z));
+    // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
+    let reader = png::Reader::new(buf, num_channels, sample_bytes, pixels).map_err(to_py_err)?;
+    let shape = [num_channels, z, y, x];
+    if sample_bytes == 1 {
+        decode_new::<u8>(py, shape, |planes| reader.decode_into(planes))
+    } else {
+        decode_new::<u16>(py, shape, |planes| reader.decode_into(planes))
+    }
 }
 
 /// Decodes compresso into a new (1, Z, Y, X) array of unsigned labels of `label_bytes` bytes.
@@ -90,12 +155,7 @@ fn decode_compresso<'py, T: Element + numpy::Element>(
     // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
     compresso::check_header(buf, chunk_size, T::SIZE).map_err(to_py_err)?;
     let [x, y, z] = chunk_size;
-    let array = empty::<T>(py, [1, z, y, x])?;
-    {
-        let mut writable = array.try_readwrite()?;
-        let out = writable.as_slice_mut()?;
-        py.detach(|| compresso::decode_into(buf, chunk_size, out))
-            .map_err(to_py_err)?;
-    }
-    Ok(array.into_any())
+    decode_new::<T>(py, [1, z, y, x], |out| {
+        compresso::decode_into(buf, chunk_size, out)
+    })
 }

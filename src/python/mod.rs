@@ -69,7 +69,7 @@ mod _native {
     #[pymodule_export]
     use super::gzip::{gzip_compress, gzip_decompress, zlib_decompress};
     #[pymodule_export]
-    use super::images::{compresso_decode, jpeg_decode, jpeg_encode};
+    use super::images::{compresso_decode, jpeg_decode, jpeg_encode, png_decode, png_encode};
     #[pymodule_export]
     use super::sharding::{
         morton_decode, morton_encode, murmurhash3_x86_128, sharding_find_chunk, sharding_layout,
