@@ -266,8 +266,7 @@ def write_scale(
     existing = set() if overwrite else volume.existing_chunk_names()
     stats = WriteStats()
 
-    def write_slab(slab: Box, data: np.ndarray, todo: list[Box]) -> None:
-        stored = encode_chunks(volume, slab, data, todo, gzip_level=gzip_level, jobs=jobs)
+    def write_files(todo: list[Box], stored: list[bytes | bytearray]) -> None:
         for box, chunk in zip(todo, stored, strict=True):
             stats.bytes_out += write_stored_chunk(volume, box, chunk, gzip_level=gzip_level)
             stats.bytes_in += volume.chunk_nbytes(box)
@@ -275,9 +274,20 @@ def write_scale(
         if progress is not None:
             progress(len(todo))
 
-    # One slab is encoded (on `jobs` native threads) and written while the next is read.
-    stage = concurrent.futures.ThreadPoolExecutor(1) if jobs > 1 else None
-    in_flight: list[concurrent.futures.Future[None]] = []
+    def encode_slab(slab: Box, data: np.ndarray, todo: list[Box]) -> None:
+        stored = encode_chunks(volume, slab, data, todo, gzip_level=gzip_level, jobs=jobs)
+        assert writer is not None
+        writes.append(writer.submit(write_files, todo, stored))
+
+    # A slab is encoded (on `jobs` native threads) while the next is read and the files of the
+    # one before are written; each stage in one thread of its own.
+    encoder, writer = (
+        (concurrent.futures.ThreadPoolExecutor(1), concurrent.futures.ThreadPoolExecutor(1))
+        if jobs > 1
+        else (None, None)
+    )
+    encoding: list[concurrent.futures.Future[None]] = []
+    writes: list[concurrent.futures.Future[None]] = []
     with volume.store.batched_writes():  # many puts in flight on object stores
         try:
             for slab in plan_slabs(volume, max_slab_bytes):
@@ -291,15 +301,19 @@ def write_scale(
                 if not todo:
                     continue
                 data = read_slab(source, volume, slab)
-                if stage is None:
-                    write_slab(slab, data, todo)
+                if encoder is None:
+                    stored = encode_chunks(volume, slab, data, todo, gzip_level=gzip_level, jobs=1)
+                    write_files(todo, stored)
                     continue
-                wait_all(in_flight)  # the slab before this one: at most two slabs in memory
-                in_flight = [stage.submit(write_slab, slab, data, todo)]
-            wait_all(in_flight)
+                wait_all(encoding)  # the slab before this one: at most two slabs in memory
+                wait_all(writes[:-1])  # and the encoded files of at most two
+                encoding = [encoder.submit(encode_slab, slab, data, todo)]
+            wait_all(encoding)
+            wait_all(writes)
         finally:
-            if stage is not None:
-                stage.shutdown(wait=True, cancel_futures=True)
+            for stage in (encoder, writer):
+                if stage is not None:
+                    stage.shutdown(wait=True, cancel_futures=True)
     stats.seconds = time.perf_counter() - started
     return stats
 
