@@ -11,6 +11,7 @@ import ngcodec.volume as nv
 from ngcodec.cli import main
 from ngcodec.precomputed.format.scales import downsampled_scale, plan_factors
 from ngcodec.precomputed.pipeline.downsample import DownsampledArray, extend_pyramid, write_pyramid
+from ngcodec.precomputed.pipeline.write import write_scale
 
 ts = pytest.importorskip("tensorstore")
 
@@ -186,6 +187,35 @@ def test_scales_after_a_lossy_one_come_from_the_input_not_its_decoded_pixels(
     assert np.abs(coarsest.astype(int) - exact[:, :, :, :].astype(int)).max() <= (
         8 if encoding == "jpeg" else 0
     )
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_the_alongside_work_is_done_before_any_scale_is_written(tmp_path, in_memory):
+    # convert writes the base scale this way, while the first scale is computed.
+    data = labels((32, 40, 48))[None]
+    info = nv.make_info(data_type="uint32", num_channels=1, size=(48, 40, 32), chunk_size=16)
+    info["scales"] += _coarser(info, 2)
+    pyramid = nv.PrecomputedVolume.create(tmp_path, info)
+    values = data if in_memory else CountingArray(data)
+    folders_seen = []
+
+    def write_base() -> None:
+        folders_seen.append([p.name for p in tmp_path.iterdir() if p.is_dir()])
+        write_scale(pyramid, values, jobs=2)
+
+    stats = write_pyramid(pyramid, values, method="mode", jobs=2, alongside=write_base)
+    assert folders_seen == [[]]  # no scale written before it, the first coarser one included
+    assert [s.chunks_written for s in stats.values()] == [4, 1]
+    exact = data
+    for scale in info["scales"][1:]:
+        exact = DownsampledArray(exact, (0, 0, 0), 2, "mode")[:, :, :, :]
+        np.testing.assert_array_equal(nv.read_volume(tmp_path, key=scale["key"]), exact)
+
+    def failing() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_pyramid(pyramid, values, jobs=2, overwrite=True, alongside=failing)
 
 
 def _coarser(info, count):

@@ -128,16 +128,23 @@ def write_volume(
         gzip=gzip,
     )
     level = gzip_level if gzip else None
-    stats = write_scale(
-        volume,
-        source,
-        gzip_level=level,
-        jobs=jobs,
-        overwrite=overwrite,
-        progress=progress,
-        max_slab_bytes=max_slab_bytes,
-    )
-    # An array in memory goes on as a (C, Z, Y, X) view of itself, for the pyramid to read in place.
+    written: list[WriteStats] = []
+
+    def write_base() -> None:
+        written.append(
+            write_scale(
+                volume,
+                source,
+                gzip_level=level,
+                jobs=jobs,
+                overwrite=overwrite,
+                progress=progress,
+                max_slab_bytes=max_slab_bytes,
+            )
+        )
+
+    # An array in memory goes on as a (C, Z, Y, X) view of itself, for the pyramid to read in
+    # place, its first scale computed while the base is written.
     base_values = source[:, :, :, :] if isinstance(array, np.ndarray) else source
     coarser = write_pyramid(
         volume,
@@ -149,7 +156,9 @@ def write_volume(
         overwrite=overwrite,
         progress=progress,
         max_slab_bytes=max_slab_bytes,
+        alongside=write_base,
     )
+    stats = written[0]
     for scale_stats in coarser.values():
         stats = stats + scale_stats
     stats.seconds = time.perf_counter() - started

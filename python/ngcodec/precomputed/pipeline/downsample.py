@@ -11,6 +11,7 @@ encoded from, never from its decoded pixels.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -206,6 +207,7 @@ def write_pyramid(
     progress: ProgressCallback | None = None,
     max_slab_bytes: int = DEFAULT_MAX_SLAB_BYTES,
     scale_writer: ScaleWriter | None = None,
+    alongside: Callable[[], object] | None = None,
 ) -> dict[str, WriteStats]:
     """Write the scales that follow ``base`` in its info, each from the one before it.
 
@@ -223,6 +225,10 @@ def write_pyramid(
     ``jobs`` threads, when that reads no more than ``max_slab_bytes`` of lazily computed values
     (or the values are an array in memory); the next scale is then made from it, not from its
     stored chunks.
+
+    :param alongside: work done before any scale is written (the base scale's writing), while
+        the first scale is computed if it is computed whole; its waits on memory and files then
+        hide the kernels' time
     """
     method = method or default_method(base.info.get("type", "image"))
     if method not in DOWNSAMPLING_METHODS:
@@ -276,8 +282,19 @@ def write_pyramid(
         # An array in memory of the scale's type is read in place, not copied.
         in_place = isinstance(values, np.ndarray) and values.dtype == view.dtype
         in_memory = in_place or view.nbytes * reads <= max_slab_bytes
-        if scale_writer is None and in_memory and view.nbytes <= max_slab_bytes:
-            values, reads = view[:, :, :, :], 1  # computed whole, once, for the next scale too
+        whole = scale_writer is None and in_memory and view.nbytes <= max_slab_bytes
+        if whole and in_place and alongside is not None:
+            # Computed while the alongside work runs: arrays in memory are safe to share.
+            exact = _computed_alongside(view, alongside)
+            started = time.perf_counter()  # the scale's own time from here
+        else:
+            if alongside is not None:
+                alongside()
+                started = time.perf_counter()
+            exact = view[:, :, :, :] if whole else None
+        alongside = None
+        if exact is not None:
+            values, reads = exact, 1  # computed whole, once, for the next scale too
             stats = write(target, values, reads)
         else:
             stats = write(target, view, reads)
@@ -288,7 +305,20 @@ def write_pyramid(
         stats.seconds = time.perf_counter() - started
         results[step.key] = stats
         previous = target
+    if alongside is not None:
+        alongside()
     return results
+
+
+def _computed_alongside(view: DownsampledArray, alongside: Callable[[], object]) -> Any:
+    """All of ``view``, computed in a thread of its own while ``alongside`` runs here."""
+    with concurrent.futures.ThreadPoolExecutor(1) as side:
+        computing = side.submit(view.__getitem__, (slice(None),) * 4)
+        try:
+            alongside()
+        finally:
+            values = computing.result()
+    return values
 
 
 def extend_pyramid(
