@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ngcodec.codec_base import InvalidFormatError
+from ngcodec.precomputed.store.compression import gzip_decompress
+
 __all__ = ["CorruptObjectError", "Store", "StoredObject"]
 
 
@@ -41,19 +44,28 @@ class Store(ABC):
     listable: bool = True
     """Whether :meth:`list` works (a plain web server cannot list its files)."""
 
-    @abstractmethod
     def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
         """The object's bytes (gunzipped if kept gzipped), or None if there is none.
 
         :param max_size: the most bytes the object may hold once gunzipped; more is an error
         :raises CorruptObjectError: if the object is not what its form says (bad gzip, too large)
         """
+        stored = self.read_stored(key)
+        if stored is None or not stored[1]:
+            return None if stored is None else stored[0]
+        try:
+            return gzip_decompress(stored[0], max_size)
+        except InvalidFormatError as exc:
+            raise CorruptObjectError(f"{self.gzipped_name(key)} is not gzip: {exc}") from exc
 
+    @abstractmethod
     def read_stored(self, key: str) -> tuple[bytes, bool] | None:
         """The object's bytes as kept and whether they are gzipped (one gzip member), or None if
-        there is none: for callers that gunzip many objects at once. By default, as read."""
-        data = self.read(key)
-        return None if data is None else (data, False)
+        there is none: for callers that gunzip many objects at once."""
+
+    @abstractmethod
+    def gzipped_name(self, key: str) -> str:
+        """What a gzipped object is called where it is kept, for messages."""
 
     @abstractmethod
     def read_range(self, key: str, start: int, stop: int) -> bytes | None:

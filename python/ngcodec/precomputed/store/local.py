@@ -15,9 +15,8 @@ import uuid
 import zlib
 from pathlib import Path
 
-from ngcodec.chunk_encoding import InvalidFormatError
-from ngcodec.precomputed.store.base import CorruptObjectError, Store, StoredObject
-from ngcodec.precomputed.store.compression import gzip_compress, gzip_decompress
+from ngcodec.precomputed.store.base import Store, StoredObject
+from ngcodec.precomputed.store.compression import gzip_compress
 
 __all__ = ["GZIP_SUFFIX", "LocalStore"]
 
@@ -49,15 +48,8 @@ class LocalStore(Store):
     def _path(self, key: str, *, gzipped: bool = False) -> Path:
         return self.root / (key + (GZIP_SUFFIX if gzipped else ""))
 
-    def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
-        stored = self.read_stored(key)
-        if stored is None or not stored[1]:
-            return None if stored is None else stored[0]
-        try:
-            return gzip_decompress(stored[0], max_size)
-        except InvalidFormatError as exc:
-            name = self._path(key, gzipped=True).name
-            raise CorruptObjectError(f"{name} is not gzip: {exc}") from exc
+    def gzipped_name(self, key: str) -> str:
+        return self._path(key, gzipped=True).name
 
     def read_stored(self, key: str) -> tuple[bytes, bool] | None:
         for gzipped in (False, True):

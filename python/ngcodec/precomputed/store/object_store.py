@@ -31,9 +31,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from ngcodec.chunk_encoding import InvalidFormatError
-from ngcodec.precomputed.store.base import CorruptObjectError, Store, StoredObject
-from ngcodec.precomputed.store.compression import gzip_compress, gzip_decompress
+from ngcodec.precomputed.store.base import Store, StoredObject
+from ngcodec.precomputed.store.compression import gzip_compress
 
 __all__ = ["DEFAULT_MAX_REQUESTS", "DEFAULT_RETRY_TIMEOUT", "GZIP_SUFFIX", "ObjectStore"]
 
@@ -179,14 +178,8 @@ class ObjectStore(Store):
         except Exception as exc:
             raise request_error(exc, self.url(key)) from exc
 
-    def read(self, key: str, *, max_size: int | None = None) -> bytes | None:
-        stored = self.read_stored(key)
-        if stored is None or not stored[1]:
-            return None if stored is None else stored[0]
-        try:
-            return gzip_decompress(stored[0], max_size)
-        except InvalidFormatError as exc:
-            raise CorruptObjectError(f"{self.url(key)} is not gzip: {exc}") from exc
+    def gzipped_name(self, key: str) -> str:
+        return self.url(key)  # kept under its plain name, with Content-Encoding: gzip
 
     def read_stored(self, key: str) -> tuple[bytes, bool] | None:
         result = self._get(key)
