@@ -32,6 +32,7 @@ from ngcodec.precomputed.pipeline import encode
 from ngcodec.precomputed.pipeline.convert import write_volume
 from ngcodec.precomputed.pipeline.encode import encode_chunks, write_stored_chunk
 from ngcodec.precomputed.pipeline.write import dataset_info, plan_slabs, read_slab
+from ngcodec.precomputed.store import base as store_base
 from ngcodec.precomputed.store import local
 from ngcodec.precomputed.store.compression import gzip_compress
 from ngcodec.precomputed.volume import PrecomputedVolume, read_volume
@@ -60,8 +61,8 @@ def python_zlib() -> Iterator[None]:
         return zlib.decompress(data, 31)
 
     # Every module that gzips or gunzips chunks by name, patched where it looks the name up.
-    patched = [(local, "gzip_compress", compress), (local, "gzip_decompress", decompress)]
-    patched.append((encode, "gzip_compress", compress))
+    patched = [(local, "gzip_compress", compress), (encode, "gzip_compress", compress)]
+    patched.append((store_base, "gzip_decompress", decompress))
     saved = [(module, name, getattr(module, name)) for module, name, _ in patched]
     for module, name, function in patched:
         setattr(module, name, function)
