@@ -21,7 +21,6 @@ from ngcodec.chunk_batch import ChunkBatch, StoredChunk
 from ngcodec.chunk_encoding import ChunkEncoder, InvalidFormatError, InvalidInfoError, get_encoder
 from ngcodec.precomputed.batched import ChunkError, MissingChunkError, read_region
 from ngcodec.precomputed.format import (
-    GZIP_ENCODINGS,
     Box,
     ChunkGrid,
     Vec3,
@@ -30,6 +29,7 @@ from ngcodec.precomputed.format import (
     parse_info,
     scale_grid,
     select_scale,
+    stored_gzip_level,
     vec3,
 )
 from ngcodec.precomputed.format.sharding import ShardBox, ShardingSpec, is_shard_file_name
@@ -327,30 +327,27 @@ class PrecomputedVolume:
         :raises MissingChunkError: if there is no file for the chunk
         :raises ChunkError: if a gzipped chunk is not valid gzip
         """
-        limit = self._max_encoded_size(box)
-        try:
-            if self._shards is not None:
-                data = self._shards.read(box, max_size=limit)
-            else:
-                data = self.store.read(self.chunk_key(box), max_size=limit)
-        except (CorruptObjectError, InvalidFormatError) as exc:
-            raise ChunkError(f"chunk {box.name}: {exc}") from exc
-        if data is None:
-            raise MissingChunkError(f"chunk {box.name} is missing from {self.store.location}")
-        return data
+        stored = self._read_stored_chunk(box, fill_missing=False, gunzip=True)
+        assert stored is not None  # a missing chunk raised
+        return stored[0]
 
     def _max_encoded_size(self, box: Box) -> int:
         """The most bytes a chunk's encoding may take: gzip bombs stop there."""
         return _MAX_ENCODED_PER_DECODED_BYTE * self.chunk_nbytes(box) + _MAX_ENCODED_OVERHEAD
 
-    def _read_stored_chunk(self, box: Box, fill_missing: bool) -> StoredChunk | None:
-        """A chunk as stored (a sharded scale's gunzipped), or None if missing and filled."""
+    def _read_stored_chunk(
+        self, box: Box, fill_missing: bool, *, gunzip: bool = False
+    ) -> StoredChunk | None:
+        """A chunk as stored (a sharded scale's gunzipped; with ``gunzip``, every one), or None
+        if missing and filled."""
+        limit, key = self._max_encoded_size(box), self.chunk_key(box)
         try:
             if self._shards is not None:
-                data = self._shards.read(box, max_size=self._max_encoded_size(box))
-                stored = None if data is None else (data, False)
+                stored = _plain(self._shards.read(box, max_size=limit))
+            elif gunzip:
+                stored = _plain(self.store.read(key, max_size=limit))
             else:
-                stored = self.store.read_stored(self.chunk_key(box))
+                stored = self.store.read_stored(key)
         except (CorruptObjectError, InvalidFormatError) as exc:
             raise ChunkError(f"chunk {box.name}: {exc}") from exc
         if stored is None and not fill_missing:
@@ -395,11 +392,9 @@ class PrecomputedVolume:
                 f"scale {self.key} is sharded: its chunks are written a whole shard at a time "
                 "(encode_shard_chunk, then write_shard), not one by one"
             )
-        gzipped = gzip_level is not None and self.scale["encoding"] in GZIP_ENCODINGS
+        level = stored_gzip_level(self.scale, gzip_level)
         return self.store.write(
-            self.chunk_key(box),
-            self.encode_chunk(box, chunk),
-            gzip_level=gzip_level if gzipped else None,
+            self.chunk_key(box), self.encode_chunk(box, chunk), gzip_level=level
         )
 
     def encode_shard_chunk(
@@ -470,6 +465,10 @@ class PrecomputedVolume:
 
         run_all(copy_chunk, self.chunk_boxes(region), jobs)
         return out
+
+
+def _plain(data: bytes | None) -> StoredChunk | None:
+    return None if data is None else (data, False)
 
 
 def _delete_chunks(store: Store, key: str) -> int:

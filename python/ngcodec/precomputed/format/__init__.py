@@ -9,6 +9,7 @@ from ngcodec.precomputed.format.info import (
     parse_info,
     scale_grid,
     select_scale,
+    stored_gzip_level,
 )
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "parse_info",
     "scale_grid",
     "select_scale",
+    "stored_gzip_level",
     "vec3",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 from ngcodec import chunk_encoding
 from ngcodec.chunk_encoding import NEUROGLANCER_DATA_TYPES, InvalidInfoError, get_encoder
 from ngcodec.precomputed.format.grid import ChunkGrid, vec3
+from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL
 
 __all__ = [
     "ENCODINGS",
@@ -34,6 +35,18 @@ GZIP_ENCODINGS = ("raw", "compressed_segmentation", "compresso")
 
 SEGMENTATION_ENCODINGS = ("compressed_segmentation", "compresso")
 """Encodings made for labels: their datasets are segmentation layers by default."""
+
+
+def stored_gzip_level(scale: Mapping[str, Any], gzip_level: int | None) -> int | None:
+    """The level a scale's chunks are gzipped at as stored by a write at ``gzip_level``, None if
+    they are stored plain: in a sharded scale, as its sharding's ``data_encoding`` says (at
+    ``gzip_level``, by default 6); otherwise the GZIP_ENCODINGS at ``gzip_level``, images never."""
+    sharding = scale.get("sharding")
+    if sharding is not None:
+        if sharding.get("data_encoding", "raw") != "gzip":
+            return None
+        return DEFAULT_GZIP_LEVEL if gzip_level is None else gzip_level
+    return gzip_level if scale["encoding"] in GZIP_ENCODINGS else None
 
 
 def _resolution(value: Any) -> list[float | int]:

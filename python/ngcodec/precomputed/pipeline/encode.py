@@ -16,23 +16,12 @@ from typing import Any
 import numpy as np
 
 from ngcodec.precomputed.batched import local_start, naming_chunks
-from ngcodec.precomputed.format import GZIP_ENCODINGS, Box
+from ngcodec.precomputed.format import Box, stored_gzip_level
 from ngcodec.precomputed.parallel import job_count, map_all
 from ngcodec.precomputed.store.compression import DEFAULT_GZIP_LEVEL, gzip_compress
 from ngcodec.precomputed.volume import PrecomputedVolume
 
-__all__ = ["encode_chunks", "stored_gzip_level", "write_stored_chunk"]
-
-
-def stored_gzip_level(volume: PrecomputedVolume, gzip_level: int | None) -> int | None:
-    """The level a scale's chunks are gzipped at as stored for a write at ``gzip_level``, or None
-    if they are stored plain: in a sharded scale, as the sharding's data encoding says (at
-    ``gzip_level``, by default 6); else at ``gzip_level`` for raw and compressed_segmentation,
-    never for images."""
-    if volume.sharding is not None:
-        gzipped = volume.sharding.data_encoding == "gzip"
-        return (DEFAULT_GZIP_LEVEL if gzip_level is None else gzip_level) if gzipped else None
-    return gzip_level if volume.scale["encoding"] in GZIP_ENCODINGS else None
+__all__ = ["encode_chunks", "write_stored_chunk"]
 
 
 def encode_chunks(
@@ -50,7 +39,7 @@ def encode_chunks(
 
     :raises ValueError: if the block's shape is not the slab's, or a box is not one of its chunks
     """
-    level = stored_gzip_level(volume, gzip_level)
+    level = stored_gzip_level(volume.scale, gzip_level)
     if volume.batch is None:
 
         def encode(box: Box) -> bytes | bytearray:
@@ -86,6 +75,6 @@ def write_stored_chunk(
     if volume.sharded:
         raise ValueError(f"scale {volume.key} is sharded: its chunks are written a shard at a time")
     key = volume.chunk_key(box)
-    if stored_gzip_level(volume, gzip_level) is None:
+    if stored_gzip_level(volume.scale, gzip_level) is None:
         return volume.store.write(key, data)
     return volume.store.write_gzipped(key, data)
