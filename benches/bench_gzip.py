@@ -34,7 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import DEFAULT_DATA, MB, load_segmentation, machine
+from bench import load_segmentation
+from harness import DEFAULT_DATA, MB, machine
 
 from ngcodec.chunk_encoding import CompressedSegmentationEncoder
 from ngcodec.precomputed.store import compression

@@ -31,9 +31,10 @@ __all__ = [
 GZIP_LEVELS = range(1, 13)
 """libdeflate's levels: 1-9 as zlib's, 10-12 search much harder for a few percent smaller files."""
 
-DEFAULT_GZIP_LEVEL = 6
-"""libdeflate's 6: on real compressed_segmentation chunks 3% smaller than zlib's default level (6,
-what ngcodec wrote before) and 3-6x faster to write (benches/bench_gzip.py)."""
+DEFAULT_GZIP_LEVEL = 5
+"""libdeflate's 5: on real compressed_segmentation chunks 2.7% smaller than zlib's default level
+(6, what ngcodec wrote before) and 3.5x faster to write; libdeflate's 6 saves 0.7% more for 25%
+more time (benches/bench_gzip.py)."""
 
 GZIP_MAGIC = b"\x1f\x8b"
 
