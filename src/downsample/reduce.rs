@@ -7,8 +7,8 @@
 //! columns.
 //!
 //! Blocks two voxels wide over two or four rows, the factors (2, 2, 1) and (2, 2, 2), have fast
-//! paths: integer folds in narrow columns of a constant length, and a mode decided by the halves
-//! of the block before any counting.
+//! paths: integer folds in narrow columns of a constant length, and a mode that finds the blocks
+//! of one label a column at a time and counts only when a block holds three labels or more.
 
 use std::ops::Range;
 
@@ -348,11 +348,7 @@ fn mode_of_small_blocks<T: Voxel, const IGNORE_ZERO: bool>(
             }
         }
         let values = &values[..volume];
-        *voxel = if volume % 2 == 0 {
-            mode_of_few::<T, IGNORE_ZERO>(values)
-        } else {
-            counted_mode::<T, IGNORE_ZERO>(values)
-        };
+        *voxel = mode_of_few::<T, IGNORE_ZERO>(values);
     }
 }
 
@@ -364,32 +360,40 @@ fn mode_of_pairs<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
 ) {
     let mut chunks = out.chunks_exact_mut(COLUMN / 2);
     for (k, out) in chunks.by_ref().enumerate() {
-        let xs = k * COLUMN..(k + 1) * COLUMN;
-        mode_of_pairs_column::<T, R, IGNORE_ZERO>(rows.map(|row| &row[xs.clone()]), out);
+        let column = rows.map(|row| match row[k * COLUMN..(k + 1) * COLUMN].try_into() {
+            Ok(column) => column,
+            Err(_) => unreachable!("a range of COLUMN voxels"),
+        });
+        mode_of_pairs_column::<T, R, IGNORE_ZERO>(column, out);
     }
+    // The last blocks, fewer than a column's, one by one.
     let tail = chunks.into_remainder();
     let x0 = rows[0].len() - 2 * tail.len();
-    mode_of_pairs_column::<T, R, IGNORE_ZERO>(rows.map(|row| &row[x0..]), tail);
+    for (i, voxel) in tail.iter_mut().enumerate() {
+        let pairs = rows.map(|row| [row[x0 + 2 * i], row[x0 + 2 * i + 1]]);
+        *voxel = mode_of_few::<T, IGNORE_ZERO>(pairs.as_flattened());
+    }
 }
 
-/// [`mode_of_pairs`] over rows of at most [`COLUMN`] voxels.
+/// [`mode_of_pairs`] over rows of [`COLUMN`] voxels: arrays, whose length the compiler knows.
 #[inline(always)]
 fn mode_of_pairs_column<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
-    rows: [&[T]; R],
+    rows: [&[T; COLUMN]; R],
     out: &mut [T],
 ) {
-    // Whether each voxel equals the one above it in the first row, as 0/1 bytes (which
-    // vectorize where bools do not), compared in place, with no shuffling of pairs.
-    let mut as_first_row = [1u8; COLUMN];
-    for row in &rows[1..] {
-        for (same, (&value, &first)) in as_first_row.iter_mut().zip(row.iter().zip(rows[0])) {
-            *same &= u8::from(value == first);
-        }
-    }
+    // Where each voxel differs from the one above it in the first row, folded over the rows in
+    // place (no shuffling of pairs), bitwise so that it vectorizes.
+    let differs: [T::Bits; COLUMN] = std::array::from_fn(|x| {
+        let first = rows[0][x].bits();
+        rows[1..].iter().fold(T::Bits::default(), |differ, row| {
+            differ | (row[x].bits() ^ first)
+        })
+    });
     for (i, voxel) in out.iter_mut().enumerate() {
         let first = rows[0][2 * i];
         let one_label =
-            as_first_row[2 * i] & as_first_row[2 * i + 1] == 1 && rows[0][2 * i + 1] == first;
+            differs[2 * i] | differs[2 * i + 1] | (rows[0][2 * i + 1].bits() ^ first.bits())
+                == T::Bits::default();
         // A block of one label is its own mode, 0 included, ignored or not.
         *voxel = if one_label {
             first
@@ -400,42 +404,46 @@ fn mode_of_pairs_column<T: Voxel, const R: usize, const IGNORE_ZERO: bool>(
     }
 }
 
-/// The mode of an even number of values (a few: the work grows as their square), decided
-/// without counting when either half is one label, as most blocks of a segmentation are: a label
-/// filling one half has at least as many copies as any other, and more unless the other half is
-/// all one other label. The remaining blocks are counted value by value.
+/// The mode of a few values, decided without counting each value when the block holds at most
+/// two labels, as nearly every block of a segmentation does: the first value's copies are
+/// counted, and those of the last value that differs from it; if the two counts cover the block,
+/// the larger wins (ties to the lower label). Blocks of three or more labels are counted value by
+/// value.
 #[inline(always)]
 fn mode_of_few<T: Voxel, const IGNORE_ZERO: bool>(values: &[T]) -> T {
+    let first = values[0];
+    let (mut first_count, mut other) = (0, first);
+    for &value in values {
+        let same = value == first;
+        first_count += usize::from(same);
+        other = if same { other } else { value };
+    }
+    let other_count = values
+        .iter()
+        .map(|&value| usize::from(value == other))
+        .sum::<usize>();
+    if first_count == values.len() {
+        return first;
+    }
+    if first_count + other_count < values.len() {
+        return counted_mode::<T, IGNORE_ZERO>(values);
+    }
     let zero = T::default();
-    let (low, high) = values.split_at(values.len() / 2);
-    let one_label = |half: &[T]| {
-        half.iter()
-            .fold(true, |same, &value| same & (value == half[0]))
+    let first_wins = if IGNORE_ZERO && (first == zero || other == zero) {
+        other == zero
+    } else {
+        first_count > other_count || (first_count == other_count && first < other)
     };
-    let (a, b) = (low[0], high[0]);
-    match (one_label(low), one_label(high)) {
-        (true, true) if IGNORE_ZERO && (a == zero || b == zero) => {
-            if a == zero {
-                b
-            } else {
-                a
-            }
-        }
-        (true, true) => {
-            if b < a {
-                b
-            } else {
-                a
-            }
-        }
-        (true, false) if !(IGNORE_ZERO && a == zero) => a,
-        (false, true) if !(IGNORE_ZERO && b == zero) => b,
-        _ => counted_mode::<T, IGNORE_ZERO>(values),
+    if first_wins {
+        first
+    } else {
+        other
     }
 }
 
-/// The mode of a few values by counting each value's copies, ties to the lowest.
-#[inline(always)]
+/// The mode of a few values by counting each value's copies, ties to the lowest. Out of line:
+/// blocks of three labels are rare, and inlined it would crowd the vectorized loops around it.
+#[inline(never)]
 fn counted_mode<T: Voxel, const IGNORE_ZERO: bool>(values: &[T]) -> T {
     let zero = T::default();
     let (mut best, mut best_count) = (zero, 0);
@@ -528,12 +536,12 @@ mod tests {
         assert_eq!(sorted_mode(&[0i32, -1, 0, 2], true), -1);
     }
 
-    /// Every block of 4 or 8 values drawn from a few labels (0 among them, a negative one for
+    /// Every block of 1 to 8 values drawn from a few labels (0 among them, a negative one for
     /// signed order): the shortcuts of `mode_of_few` agree with sorting and counting.
     #[test]
     fn few_values_agree_with_the_sorted_mode() {
         let labels = [0i8, 3, -2];
-        for n in [4u32, 8] {
+        for n in 1..=8u32 {
             for code in 0..3usize.pow(n) {
                 let values: Vec<i8> = (0..n).map(|i| labels[code / 3usize.pow(i) % 3]).collect();
                 for (ignore_zero, few) in [
