@@ -226,9 +226,9 @@ def write_pyramid(
     (or the values are an array in memory); the next scale is then made from it, not from its
     stored chunks.
 
-    :param alongside: work done before any scale is written (the base scale's writing), while
-        the first scale is computed if it is computed whole; its waits on memory and files then
-        hide the kernels' time
+    :param alongside: other work (convert's writing of the base scale): when ``base_values`` is
+        an array in memory, the coarser scales never read the stored base, so they are computed
+        and written while it runs, keeping every core busy; otherwise it runs first
     """
     method = method or default_method(base.info.get("type", "image"))
     if method not in DOWNSAMPLING_METHODS:
@@ -256,69 +256,62 @@ def write_pyramid(
         steps = steps[: len(keys)]
         if [step.key for step in steps] != list(keys):
             raise ValueError(f"scales {list(keys)} do not follow scale {base.key} in the info")
-    values: Any = base if base_values is None else base_values
-    previous = base
-    reads = 1  # source bytes read per output byte, through chains of lazy arrays
     results: dict[str, WriteStats] = {}
-    for step in steps:
-        started = time.perf_counter()
-        target = PrecomputedVolume(base.store, base.info, step.key, base.encoder_options)
-        view = DownsampledArray(
-            values,
-            previous.voxel_offset,
-            step.factors,
-            method,
-            dtype=target.dtype,
-            ignore_zero=ignore_zero,
-            threads=threads,
-        )
-        if view.shape != target.shape or view.voxel_offset != target.voxel_offset:
-            raise ValueError(
-                f"scale {step.key} has size {list(target.size)} at {list(target.voxel_offset)}, "
-                f"but downsampling scale {previous.key} by {list(step.factors)} gives "
-                f"{list(view.shape[:0:-1])} at {list(view.voxel_offset)}"
+
+    def write_scales() -> None:
+        values: Any = base if base_values is None else base_values
+        previous = base
+        reads = 1  # source bytes read per output byte, through chains of lazy arrays
+        for step in steps:
+            started = time.perf_counter()
+            target = PrecomputedVolume(base.store, base.info, step.key, base.encoder_options)
+            view = DownsampledArray(
+                values,
+                previous.voxel_offset,
+                step.factors,
+                method,
+                dtype=target.dtype,
+                ignore_zero=ignore_zero,
+                threads=threads,
             )
-        reads *= math.prod(step.factors)
-        # An array in memory of the scale's type is read in place, not copied.
-        in_place = isinstance(values, np.ndarray) and values.dtype == view.dtype
-        in_memory = in_place or view.nbytes * reads <= max_slab_bytes
-        whole = scale_writer is None and in_memory and view.nbytes <= max_slab_bytes
-        if whole and in_place and alongside is not None:
-            # Computed while the alongside work runs: arrays in memory are safe to share.
-            exact = _computed_alongside(view, alongside)
-            started = time.perf_counter()  # the scale's own time from here
-        else:
-            if alongside is not None:
-                alongside()
-                started = time.perf_counter()
-            exact = view[:, :, :, :] if whole else None
-        alongside = None
-        if exact is not None:
-            values, reads = exact, 1  # computed whole, once, for the next scale too
-            stats = write(target, values, reads)
-        else:
-            stats = write(target, view, reads)
-            if target.encoder.lossy:
-                values = view  # the exact values it was encoded from, not its decoded pixels
+            if view.shape != target.shape or view.voxel_offset != target.voxel_offset:
+                raise ValueError(
+                    f"scale {step.key} has size {list(target.size)} at "
+                    f"{list(target.voxel_offset)}, but downsampling scale {previous.key} by "
+                    f"{list(step.factors)} gives {list(view.shape[:0:-1])} at "
+                    f"{list(view.voxel_offset)}"
+                )
+            reads *= math.prod(step.factors)
+            # An array in memory of the scale's type is read in place, not copied.
+            in_place = isinstance(values, np.ndarray) and values.dtype == view.dtype
+            in_memory = in_place or view.nbytes * reads <= max_slab_bytes
+            if scale_writer is None and in_memory and view.nbytes <= max_slab_bytes:
+                values, reads = view[:, :, :, :], 1  # computed whole, once, for the next scale too
+                stats = write(target, values, reads)
             else:
-                values, reads = target, 1  # stored exactly: read it back
-        stats.seconds = time.perf_counter() - started
-        results[step.key] = stats
-        previous = target
-    if alongside is not None:
+                stats = write(target, view, reads)
+                if target.encoder.lossy:
+                    values = view  # the exact values it was encoded from, not its decoded pixels
+                else:
+                    values, reads = target, 1  # stored exactly: read it back
+            stats.seconds = time.perf_counter() - started
+            results[step.key] = stats
+            previous = target
+
+    if alongside is None:
+        write_scales()
+    elif isinstance(base_values, np.ndarray):
+        with concurrent.futures.ThreadPoolExecutor(1) as side:
+            scales = side.submit(write_scales)
+            try:
+                alongside()
+            finally:
+                concurrent.futures.wait([scales])  # the alongside work's error first, if any
+            scales.result()
+    else:
         alongside()
-    return results
-
-
-def _computed_alongside(view: DownsampledArray, alongside: Callable[[], object]) -> Any:
-    """All of ``view``, computed in a thread of its own while ``alongside`` runs here."""
-    with concurrent.futures.ThreadPoolExecutor(1) as side:
-        computing = side.submit(view.__getitem__, (slice(None),) * 4)
-        try:
-            alongside()
-        finally:
-            values = computing.result()
-    return values
+        write_scales()
+    return {step.key: results[step.key] for step in steps}
 
 
 def extend_pyramid(
