@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import shutil
 import statistics
 import tempfile
@@ -54,7 +55,8 @@ def python_zlib() -> Iterator[None]:
     """The store gzips and gunzips with Python's zlib, as ngcodec 0.1 did (chunk by chunk)."""
 
     def compress(data: bytes, level: int = 6) -> bytes:
-        compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+        # Level 6, ngcodec 0.1's default, whatever today's default is.
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
         return compressor.compress(data) + compressor.flush()
 
     def decompress(data: bytes, max_size: int | None = None) -> bytes:
@@ -92,14 +94,26 @@ def convert(labels: np.ndarray, out: Path, *, jobs: int, gzip: bool = True) -> N
     )
 
 
-def median_seconds(job: Callable[[], object], repeats: int, reset: Callable[[], None]) -> float:
-    times = []
+Job = tuple[Callable[[], contextlib.AbstractContextManager[object]], Callable[[], object]]
+"""A job and the context it runs in: how chunks are gzipped and decoded."""
+
+
+def in_turns(
+    jobs: dict[str, Job],
+    repeats: int,
+    reset: Callable[[], None],
+) -> dict[str, float]:
+    """Median seconds of each job (run in its context), the jobs taken in turn each round, so
+    that the drift of a shared machine hits them alike."""
+    times: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(repeats):
-        reset()
-        started = time.perf_counter()
-        job()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, (context, job) in jobs.items():
+            with context():
+                reset()
+                started = time.perf_counter()
+                job()
+                times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(samples) for name, samples in times.items()}
 
 
 def main() -> None:
@@ -124,26 +138,22 @@ def main() -> None:
                 assert np.array_equal(read_volume(out)[0], labels)
         ways = {"batch calls": contextlib.nullcontext, "chunk by chunk": chunk_by_chunk}
         ways["Python zlib"] = python_zlib
-        rows = {}
+        conversions = {}
         for jobs in (1, 2):
             for way, context in ways.items():
-                with context():
-                    rows[f"{way}, {jobs} job(s)"] = median_seconds(
-                        lambda jobs=jobs: convert(labels, out, jobs=jobs), args.repeats, fresh
-                    )
-            rows[f"no gzip, {jobs} job(s)"] = median_seconds(
-                lambda jobs=jobs: convert(labels, out, jobs=jobs, gzip=False), args.repeats, fresh
-            )
+                job = functools.partial(convert, labels, out, jobs=jobs)
+                conversions[f"{way}, {jobs} job(s)"] = (context, job)
+            job = functools.partial(convert, labels, out, jobs=jobs, gzip=False)
+            conversions[f"no gzip, {jobs} job(s)"] = (contextlib.nullcontext, job)
+        rows = in_turns(conversions, args.repeats, fresh)
         fresh()
         convert(labels, out, jobs=2)
-        nothing = lambda: None  # noqa: E731 (reading leaves the dataset as it is)
-        reads = {}
-        for jobs in (1, 2):
-            for way, context in ways.items():
-                with context():
-                    reads[f"{way}, {jobs} job(s)"] = median_seconds(
-                        lambda jobs=jobs: read_volume(out, jobs=jobs), args.repeats, nothing
-                    )
+        reading = {
+            f"{way}, {jobs} job(s)": (context, functools.partial(read_volume, out, jobs=jobs))
+            for jobs in (1, 2)
+            for way, context in ways.items()
+        }
+        reads = in_turns(reading, args.repeats, lambda: None)  # reads leave the dataset alone
         breakdown = {}
         for way in ("batch calls", "chunk by chunk"):
             with ways[way]():
