@@ -418,13 +418,13 @@ fn mode_of_few<T: Voxel, const IGNORE_ZERO: bool>(values: &[T]) -> T {
         first_count += usize::from(same);
         other = if same { other } else { value };
     }
+    if first_count == values.len() {
+        return first;
+    }
     let other_count = values
         .iter()
         .map(|&value| usize::from(value == other))
         .sum::<usize>();
-    if first_count == values.len() {
-        return first;
-    }
     if first_count + other_count < values.len() {
         return counted_mode::<T, IGNORE_ZERO>(values);
     }
