@@ -8,9 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
-
-__all__ = ["job_count", "map_all", "run_all", "touched_zeros", "wait_all"]
+__all__ = ["job_count", "map_all", "run_all", "wait_all"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,16 +44,6 @@ def map_all(function: Callable[[T], R], items: Iterable[T], jobs: int | None) ->
         futures = [pool.submit(function, item) for item in items]
         wait_all(futures)
     return [future.result() for future in futures]
-
-
-def touched_zeros(shape: tuple[int, ...], dtype: Any, jobs: int) -> np.ndarray:
-    """``np.zeros(shape, dtype)`` with its memory touched by ``jobs`` threads, each its own
-    contiguous part. A fresh array's first touch (the kernel zeroing its pages) costs about half
-    as much as decoding chunks into it, and threads decoding chunks side by side fault the same
-    pages, so it does not scale when left to them."""
-    out = np.empty(shape, dtype)
-    run_all(lambda part: part.fill(0), np.array_split(out.reshape(-1), jobs), jobs)
-    return out
 
 
 def wait_all(futures: Sequence[concurrent.futures.Future[Any]]) -> None:

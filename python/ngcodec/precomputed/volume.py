@@ -33,7 +33,7 @@ from ngcodec.precomputed.format import (
     vec3,
 )
 from ngcodec.precomputed.format.sharding import ShardBox, ShardingSpec, is_shard_file_name
-from ngcodec.precomputed.parallel import job_count, run_all, touched_zeros
+from ngcodec.precomputed.parallel import job_count, run_all
 from ngcodec.precomputed.sharded import ShardedChunks
 from ngcodec.precomputed.store import (
     CorruptObjectError,
@@ -438,7 +438,7 @@ class PrecomputedVolume:
                 f"{self.bounds.start}-{self.bounds.stop}"
             )
         sx, sy, sz = region.size
-        out = touched_zeros((self.num_channels, sz, sy, sx), self.dtype, job_count(jobs))
+        out = np.zeros((self.num_channels, sz, sy, sx), self.dtype)
         if self.batch is not None:
             read_region(
                 self.batch,
