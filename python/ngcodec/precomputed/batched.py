@@ -58,6 +58,9 @@ def read_region(
         for boxes in layers.values():
             stored = map_all(read, boxes, jobs)
             layer = region.intersection(Box(boxes[0].start, boxes[-1].stop))
+            if jobs == 1:
+                decode(layer, boxes, stored)
+                continue
             if decoding is not None:
                 decoding.result()
             decoding = decoder.submit(decode, layer, boxes, stored)
