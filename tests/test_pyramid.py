@@ -227,6 +227,36 @@ def test_the_coarser_scales_of_an_array_in_memory_are_written_alongside_the_base
         write_pyramid(pyramid, values, jobs=2, overwrite=True, alongside=failing)
 
 
+def test_a_failed_base_write_stops_the_coarser_scales_at_their_next_slab(tmp_path):
+    # Without the stop, an interrupted convert would wait for every coarser scale to be written.
+    data = labels((128, 128, 128))[None]
+    info = nv.make_info(data_type="uint32", num_channels=1, size=(128, 128, 128), chunk_size=8)
+    info["scales"] += _coarser(info, 1)
+    pyramid = nv.PrecomputedVolume.create(tmp_path, info)
+    slabs_written = []
+
+    def slow_progress(count: int) -> None:
+        slabs_written.append(count)
+        time.sleep(0.1)
+
+    def failing_base_write() -> None:
+        deadline = time.monotonic() + 60
+        while not slabs_written and time.monotonic() < deadline:
+            time.sleep(0.001)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_pyramid(
+            pyramid,
+            data,
+            jobs=1,
+            progress=slow_progress,
+            max_slab_bytes=8 * 64 * 64 * 4,  # small slabs: the coarser scale has 64
+            alongside=failing_base_write,
+        )
+    assert len(slabs_written) == 1
+
+
 def _coarser(info, count):
     scales = [info["scales"][0]]
     for _ in range(count):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -238,6 +239,15 @@ def write_pyramid(
     if method == "mode" and base.dtype.kind == "f":
         raise ValueError("downsample method 'mode' is for labels, not float32 images")
 
+    # Set when the alongside work fails: the scales written meanwhile stop at their next slab.
+    stopping = threading.Event()
+
+    def progressed(count: int) -> None:
+        if stopping.is_set():
+            raise _Stopped
+        if progress is not None:
+            progress(count)
+
     def write_locally(target: PrecomputedVolume, view: DownsampledArray, reads: int) -> WriteStats:
         return write_scale(
             target,
@@ -245,7 +255,7 @@ def write_pyramid(
             gzip_level=gzip_level,
             jobs=jobs,
             overwrite=overwrite,
-            progress=progress,
+            progress=progressed,
             max_slab_bytes=max(1, max_slab_bytes // reads),
         )
 
@@ -263,6 +273,8 @@ def write_pyramid(
         previous = base
         reads = 1  # source bytes read per output byte, through chains of lazy arrays
         for step in steps:
+            if stopping.is_set():
+                raise _Stopped
             started = time.perf_counter()
             target = PrecomputedVolume(base.store, base.info, step.key, base.encoder_options)
             view = DownsampledArray(
@@ -305,13 +317,19 @@ def write_pyramid(
             scales = side.submit(write_scales)
             try:
                 alongside()
-            finally:
-                concurrent.futures.wait([scales])  # the alongside work's error first, if any
+            except BaseException:
+                stopping.set()
+                concurrent.futures.wait([scales])
+                raise  # the alongside work's error, not the scales' stopping
             scales.result()
     else:
         alongside()
         write_scales()
     return {step.key: results[step.key] for step in steps}
+
+
+class _Stopped(Exception):
+    """Stops the scales written alongside other work when that work has failed."""
 
 
 def extend_pyramid(
