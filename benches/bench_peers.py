@@ -22,28 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import tensorstore as ts
-from bench_pyramid import CHUNK, RESOLUTION, pinky40, tensorstore_job
+from bench_pyramid import CHUNK, ngcodec_job, pinky40, tensorstore_job
 from bench_sharded_convert import cloudvolume_job, rounds_of
 from harness import DEFAULT_DATA, machine
 
 from ngcodec.precomputed.format import ChunkGrid
-from ngcodec.precomputed.pipeline.convert import write_volume
 from ngcodec.precomputed.volume import PrecomputedVolume
 
 CHUNK_SIZE = (CHUNK, CHUNK, CHUNK)
 TARGETS = {"tensorstore": 5.0, "cloud-volume": 6.0, "neuroglancer-scripts": 20.0}
-
-
-def ngcodec_job(labels: np.ndarray, out: Path, jobs: int, gzip: bool = True) -> None:
-    write_volume(
-        labels,
-        out,
-        encoding="compressed_segmentation",
-        chunk_size=CHUNK,
-        resolution=RESOLUTION,
-        jobs=jobs,
-        gzip=gzip,
-    )
 
 
 def neuroglancer_scripts_job(labels: np.ndarray, out: Path, info: dict) -> None:
@@ -81,15 +68,15 @@ def main() -> None:
     small = pinky40(args.data, args.ngs_size)  # central crops, both
 
     with tempfile.TemporaryDirectory() as work:
-        ngcodec_job(labels, Path(work, "ngcodec"), args.jobs)
-        ngcodec_job(small, Path(work, "ngcodec-small"), args.jobs)
+        ngcodec_job(labels, Path(work, "ngcodec"), jobs=args.jobs)
+        ngcodec_job(small, Path(work, "ngcodec-small"), jobs=args.jobs)
         info = json.loads(Path(work, "ngcodec", "info").read_text())
         small_info = json.loads(Path(work, "ngcodec-small", "info").read_text())
     scale = info["scales"][0]
     jobs: dict[str, Callable[[Path], None]] = {
-        "ngcodec": lambda out: ngcodec_job(labels, out, args.jobs),
+        "ngcodec": lambda out: ngcodec_job(labels, out, jobs=args.jobs),
         # The bytes tensorstore writes, which it cannot gzip.
-        "ngcodec, no gzip": lambda out: ngcodec_job(labels, out, args.jobs, gzip=False),
+        "ngcodec, no gzip": lambda out: ngcodec_job(labels, out, gzip=False, jobs=args.jobs),
         "tensorstore": lambda out: tensorstore_job(labels, out, [scale]),
         "cloud-volume": lambda out: cloudvolume_job(labels, out, info),
     }

@@ -46,7 +46,15 @@ def pinky40(data: Path, size: int) -> np.ndarray:
     return np.ascontiguousarray(crop.T)
 
 
-def ngcodec_job(labels: np.ndarray, out: Path, pyramid: bool, gzip: bool = True) -> None:
+def ngcodec_job(
+    labels: np.ndarray,
+    out: Path,
+    pyramid: bool = False,
+    gzip: bool = True,
+    *,
+    sharded: bool = False,
+    jobs: int | None = None,
+) -> None:
     write_volume(
         labels,
         out,
@@ -55,6 +63,8 @@ def ngcodec_job(labels: np.ndarray, out: Path, pyramid: bool, gzip: bool = True)
         resolution=RESOLUTION,
         pyramid=pyramid,
         gzip=gzip,
+        sharded=sharded,
+        jobs=jobs,
     )
 
 

@@ -26,26 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import tensorstore as ts
-from bench_pyramid import CHUNK, RESOLUTION, pinky40, tensorstore_job
+from bench_pyramid import CHUNK, ngcodec_job, pinky40, tensorstore_job
 from harness import DEFAULT_DATA, Row, interleaved, machine, table
 
 from ngcodec.precomputed.format import sharding as sh
-from ngcodec.precomputed.pipeline.convert import write_volume
 from ngcodec.precomputed.volume import PrecomputedVolume
 
 MiB = 2**20
-
-
-def ngcodec_job(labels: np.ndarray, out: Path, sharded: bool, jobs: int) -> None:
-    write_volume(
-        labels,
-        out,
-        encoding="compressed_segmentation",
-        chunk_size=CHUNK,
-        resolution=RESOLUTION,
-        sharded=sharded,
-        jobs=jobs,
-    )
 
 
 def cloudvolume_job(labels: np.ndarray, out: Path, info: dict) -> None:
