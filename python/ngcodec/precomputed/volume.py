@@ -401,7 +401,7 @@ class PrecomputedVolume:
         self, box: Box, chunk: Any, *, gzip_level: int | None = DEFAULT_GZIP_LEVEL
     ) -> bytes | bytearray:
         """A (C, Z, Y, X) chunk of a sharded scale as its shard stores it: encoded, then gzipped
-        if the sharding's ``data_encoding`` says so (at ``gzip_level``, by default 6)."""
+        if the sharding's ``data_encoding`` says so (at ``gzip_level``, or the default level)."""
         encoded = self.encode_chunk(box, chunk)
         level = DEFAULT_GZIP_LEVEL if gzip_level is None else gzip_level
         return self.shards.pack(encoded, level)

@@ -40,7 +40,8 @@ SEGMENTATION_ENCODINGS = ("compressed_segmentation", "compresso")
 def stored_gzip_level(scale: Mapping[str, Any], gzip_level: int | None) -> int | None:
     """The level a scale's chunks are gzipped at as stored by a write at ``gzip_level``, None if
     they are stored plain: in a sharded scale, as its sharding's ``data_encoding`` says (at
-    ``gzip_level``, by default 6); otherwise the GZIP_ENCODINGS at ``gzip_level``, images never."""
+    ``gzip_level``, by default ``DEFAULT_GZIP_LEVEL``); otherwise the GZIP_ENCODINGS at
+    ``gzip_level``, images never."""
     sharding = scale.get("sharding")
     if sharding is not None:
         if sharding.get("data_encoding", "raw") != "gzip":
