@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ngcodec.codec_base import InvalidFormatError
-from ngcodec.precomputed.store.compression import gzip_decompress
+from ngcodec.precomputed.store.compression import gzip_compress, gzip_decompress
 
 __all__ = ["CorruptObjectError", "Store", "StoredObject"]
 
@@ -72,17 +72,24 @@ class Store(ABC):
         """Bytes ``start`` to ``stop`` (exclusive) of a plain object, fewer if it ends sooner;
         None if there is no such object."""
 
-    @abstractmethod
     def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
         """Store an object atomically, gzipped at ``gzip_level`` unless it is None; the other form
         of the same key, if present, is removed. Returns the bytes stored."""
+        if gzip_level is None:
+            return self._write(key, data, gzipped=False)
+        return self._write(key, gzip_compress(data, gzip_level), gzipped=True)
 
-    @abstractmethod
     def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
         """Store an object already gzipped (one gzip member, as
         :func:`~ngcodec.precomputed.store.compression.gzip_compress` makes) as :meth:`write`
         stores gzipped objects; for callers that gzip many objects at once. Returns the bytes
         stored."""
+        return self._write(key, data, gzipped=True)
+
+    @abstractmethod
+    def _write(self, key: str, data: bytes | bytearray, *, gzipped: bool) -> int:
+        """Store the bytes as given, atomically, in the form ``gzipped`` says; remove the other
+        form of the key if present. Returns the bytes stored."""
 
     @abstractmethod
     def delete(self, key: str) -> bool:

@@ -34,9 +34,9 @@ class HTTPStore(ObjectStore):
         raise OSError(errno.EOPNOTSUPP, "a web server does not list its files", self.url(prefix))
 
     def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
-        self._read_only(key)
+        self._read_only(key)  # before any gzip
 
-    def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
+    def _write(self, key: str, data: bytes | bytearray, *, gzipped: bool) -> int:
         self._read_only(key)
 
     def delete(self, key: str) -> bool:

@@ -16,7 +16,6 @@ import zlib
 from pathlib import Path
 
 from ngcodec.precomputed.store.base import Store, StoredObject
-from ngcodec.precomputed.store.compression import gzip_compress
 
 __all__ = ["GZIP_SUFFIX", "LocalStore"]
 
@@ -69,15 +68,7 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
-        if gzip_level is not None:
-            return self.write_gzipped(key, gzip_compress(data, gzip_level))
-        return self._write_file(key, data, gzipped=False)
-
-    def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
-        return self._write_file(key, data, gzipped=True)
-
-    def _write_file(self, key: str, data: bytes | bytearray, *, gzipped: bool) -> int:
+    def _write(self, key: str, data: bytes | bytearray, *, gzipped: bool) -> int:
         path = self._path(key, gzipped=gzipped)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{_writer_tag()}.{uuid.uuid4().hex}{TEMP_SUFFIX}")

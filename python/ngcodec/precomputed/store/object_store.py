@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ngcodec.precomputed.store.base import Store, StoredObject
-from ngcodec.precomputed.store.compression import gzip_compress
 
 __all__ = ["DEFAULT_MAX_REQUESTS", "DEFAULT_RETRY_TIMEOUT", "GZIP_SUFFIX", "ObjectStore"]
 
@@ -246,15 +245,9 @@ class ObjectStore(Store):
 
     # --- writing -------------------------------------------------------------------------------
 
-    def write(self, key: str, data: bytes | bytearray, *, gzip_level: int | None = None) -> int:
-        if gzip_level is not None:
-            return self.write_gzipped(key, gzip_compress(data, gzip_level))
-        return self._write_object(key, data, {})
-
-    def write_gzipped(self, key: str, data: bytes | bytearray) -> int:
-        return self._write_object(key, data, {_CONTENT_ENCODING: "gzip"})
-
-    def _write_object(self, key: str, data: bytes | bytearray, attributes: dict[str, str]) -> int:
+    def _write(self, key: str, data: bytes | bytearray, *, gzipped: bool) -> int:
+        # A gzipped object keeps its plain name, marked by its Content-Encoding.
+        attributes = {_CONTENT_ENCODING: "gzip"} if gzipped else {}
         with self._lock:
             batched = self._batch_depth > 0
             if self._failure is not None and batched:
