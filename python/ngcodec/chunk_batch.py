@@ -85,15 +85,7 @@ class ChunkBatch:
             raise TypeError(f"out must be {self.encoder.dtype.name}, not {out.dtype}")
         values, _ = unsigned_view(out)
         _native.decode_chunks(
-            values,
-            chunks,
-            encoding=self.encoding,
-            block_size=self.block_size,
-            chunk_size=self.chunk_size,
-            volume_size=self.volume_size,
-            start=start,
-            max_inflated=max_inflated,
-            threads=threads,
+            values, chunks, **self._grid(start), max_inflated=max_inflated, threads=threads
         )
 
     def encode(
@@ -113,11 +105,17 @@ class ChunkBatch:
             values,
             list(which),
             byteswapped=byteswapped,
-            encoding=self.encoding,
-            block_size=self.block_size,
-            chunk_size=self.chunk_size,
-            volume_size=self.volume_size,
-            start=start,
+            **self._grid(start),
             gzip_level=gzip_level,
             threads=threads,
         )
+
+    def _grid(self, start: Vec3) -> dict[str, Any]:
+        """The arguments of both native calls that place an array from ``start`` on the grid."""
+        return {
+            "encoding": self.encoding,
+            "block_size": self.block_size,
+            "chunk_size": self.chunk_size,
+            "volume_size": self.volume_size,
+            "start": start,
+        }

@@ -58,12 +58,17 @@ pub(super) fn jpeg_decode<'py>(
     }
     let buf = buf.as_bytes()?;
     let [x, y, z] = chunk_size;
-    let pixels = x.checked_mul(y).and_then(|xy| xy.checked_mul(z));
     // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
-    let reader = jpeg::Reader::new(buf, num_channels, pixels).map_err(to_py_err)?;
+    let reader =
+        jpeg::Reader::new(buf, num_channels, pixel_count(chunk_size)).map_err(to_py_err)?;
     decode_new::<u8>(py, [num_channels, z, y, x], |planes| {
         reader.decode_into(planes)
     })
+}
+
+/// The pixels of an image of a chunk's voxels, or None if they cannot be counted.
+fn pixel_count([x, y, z]: Shape3) -> Option<usize> {
+    x.checked_mul(y).and_then(|xy| xy.checked_mul(z))
 }
 
 /// A new (C, Z, Y, X) array of `shape`, filled by `decode` with the GIL released.
@@ -116,9 +121,9 @@ pub(super) fn png_decode<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let buf = buf.as_bytes()?;
     let [x, y, z] = chunk_size;
-    let pixels = x.checked_mul(y).and_then(|xy| xy.checked_mul(z));
     // The header is checked before the output is allocated: a tiny file cannot claim a huge chunk.
-    let reader = png::Reader::new(buf, num_channels, sample_bytes, pixels).map_err(to_py_err)?;
+    let reader = png::Reader::new(buf, num_channels, sample_bytes, pixel_count(chunk_size))
+        .map_err(to_py_err)?;
     let shape = [num_channels, z, y, x];
     if sample_bytes == 1 {
         decode_new::<u8>(py, shape, |planes| reader.decode_into(planes))
