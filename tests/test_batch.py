@@ -15,6 +15,7 @@ from ngcodec.chunk_encoding import InvalidFormatError, get_encoder
 from ngcodec.precomputed.format import Box
 from ngcodec.precomputed.pipeline.convert import write_volume
 from ngcodec.precomputed.pipeline.encode import encode_chunks
+from ngcodec.precomputed.pipeline.write import encode_block
 from ngcodec.precomputed.volume import ChunkError, PrecomputedVolume, read_volume
 
 
@@ -154,3 +155,20 @@ def test_encoding_a_slab_checks_its_chunks(tmp_path):
             max_inflated=9,
             threads=1,
         )
+
+
+@pytest.mark.parametrize("encoding", ["compressed_segmentation", "raw"])
+def test_a_dask_task_packs_a_shard_block_as_the_per_chunk_api_does(tmp_path, encoding):
+    data = sample("uint64", (2, 37, 29, 43))
+    layout = dict(encoding=encoding, chunk_size=(16, 8, 12), voxel_offset=(3, 5, 7), sharded=True)
+    write_volume(data, tmp_path, **layout)
+    volume = PrecomputedVolume.open(tmp_path)
+    block = Box((3, 5, 7), (3 + 43, 5 + 16, 7 + 24))  # whole chunks, cut by the volume's x edge
+    values = data[:, : block.size[2], : block.size[1], :]
+    packed = encode_block(volume, values, block.start)
+    assert list(packed) == list(volume.chunk_boxes(block))
+    for box, stored in packed.items():
+        chunk = values[(slice(None), *box.slices_within(block))]
+        assert stored == volume.encode_shard_chunk(box, chunk)
+    with pytest.raises(ValueError, match="not aligned to the chunk grid"):
+        encode_block(volume, values[:, :, 1:], (3, 6, 7))

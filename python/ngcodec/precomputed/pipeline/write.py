@@ -403,21 +403,20 @@ def encode_block(
     gzip_level: int | None = DEFAULT_GZIP_LEVEL,
 ) -> dict[Box, bytes | bytearray]:
     """Encode every chunk of a chunk-aligned (C, Z, Y, X) block of a sharded scale as its shard
-    stores it (:meth:`~PrecomputedVolume.encode_shard_chunk`); the first half of a dask task
-    that writes a shard, whose second half is :func:`write_encoded_shard`.
+    stores it (:meth:`~PrecomputedVolume.encode_shard_chunk`), in one call on one thread; the
+    first half of a dask task that writes a shard, whose second half is
+    :func:`write_encoded_shard`.
 
     :param origin: the block's first voxel in global coordinates (X, Y, Z), on the chunk grid
     """
     block = np.asarray(block)
     box = _block_box(block, origin)
     block = cast_block(block, volume.dtype, f"block {box.name}")
-    packed = {}
-    for chunk in volume.chunk_boxes(box):
-        if chunk.intersection(box) != chunk:
-            raise ValueError(f"block {box.name} is not aligned to the chunk grid of {volume!r}")
-        data = block[(slice(None), *chunk.slices_within(box))]
-        packed[chunk] = volume.encode_shard_chunk(chunk, data, gzip_level=gzip_level)
-    return packed
+    boxes = list(volume.chunk_boxes(box))
+    if any(chunk.intersection(box) != chunk for chunk in boxes):
+        raise ValueError(f"block {box.name} is not aligned to the chunk grid of {volume!r}")
+    stored = encode_chunks(volume, box, block, boxes, gzip_level=gzip_level, jobs=1)
+    return dict(zip(boxes, stored, strict=True))
 
 
 def write_encoded_shard(
