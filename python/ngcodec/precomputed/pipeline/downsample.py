@@ -220,16 +220,16 @@ def write_pyramid(
     :param keys: the scales to write, a chain that follows the base (default: every later scale)
     :param scale_writer: how to write one scale (default: slab by slab in this process, with
         ``jobs`` threads; :mod:`~ngcodec.precomputed.pipeline.distributed` sends tasks instead)
+    :param alongside: other work (convert's writing of the base scale): when ``base_values`` is
+        an array in memory, the coarser scales never read the stored base, so they are computed
+        and written while it runs, keeping every core busy (and stop at their next slab if it
+        fails); otherwise it runs first
     :returns: the :class:`WriteStats` of each scale written, by key
 
     Written here, a scale no larger than ``max_slab_bytes`` is computed whole, once, with
     ``jobs`` threads, when that reads no more than ``max_slab_bytes`` of lazily computed values
     (or the values are an array in memory); the next scale is then made from it, not from its
     stored chunks.
-
-    :param alongside: other work (convert's writing of the base scale): when ``base_values`` is
-        an array in memory, the coarser scales never read the stored base, so they are computed
-        and written while it runs, keeping every core busy; otherwise it runs first
     """
     method = method or default_method(base.info.get("type", "image"))
     if method not in DOWNSAMPLING_METHODS:
@@ -325,7 +325,7 @@ def write_pyramid(
     else:
         alongside()
         write_scales()
-    return {step.key: results[step.key] for step in steps}
+    return results
 
 
 class _Stopped(Exception):
